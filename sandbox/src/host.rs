@@ -1,0 +1,234 @@
+//! Facts about the host the sandbox runs on, each read from the kernel or the filesystem, and the
+//! preconditions whose failure must name its fix.
+
+use anyhow::{bail, Context, Result};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a sandbox cannot exist on this machine: tests turn this into a SKIP with the reason.
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Unavailable {}
+
+pub fn require_root() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Unavailable(
+            "the ns sandbox needs root (it creates mount, PID and network namespaces): run as root, \
+             or use --sandbox none with a podman already installed"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The host's Debian mirror: `CKPT_DEBIAN_MIRROR`, else the first `debian` URI in apt's sources.
+pub fn debian_mirror() -> String {
+    if let Ok(m) = std::env::var("CKPT_DEBIAN_MIRROR") {
+        return m;
+    }
+    mirror_from_sources().unwrap_or_else(|| "http://deb.debian.org/debian".to_string())
+}
+
+fn mirror_from_sources() -> Option<String> {
+    let mut texts = vec![std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default()];
+    if let Ok(entries) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        for e in entries.flatten() {
+            texts.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    texts.iter().find_map(|t| parse_mirror(t))
+}
+
+/// Finds a URI ending in `/debian` in one-line (`deb URI suite`) or deb822 (`URIs: URI`) sources.
+pub fn parse_mirror(sources: &str) -> Option<String> {
+    sources.lines().find_map(|line| {
+        let line = line.trim();
+        if line.starts_with('#') {
+            return None;
+        }
+        line.split_whitespace()
+            .find(|w| w.starts_with("http") && w.trim_end_matches('/').ends_with("/debian"))
+            .map(|w| w.trim_end_matches('/').to_string())
+    })
+}
+
+/// Checks that the mirror answers on TCP, so that a closed network fails in seconds with its fix.
+pub fn require_mirror_reachable(mirror: &str) -> Result<()> {
+    let rest = mirror.split_once("://").map(|(_, r)| r).unwrap_or(mirror);
+    let host = rest.split('/').next().unwrap_or(rest);
+    let default_port = if mirror.starts_with("https") { 443 } else { 80 };
+    let authority = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:{default_port}")
+    };
+    let unreachable = |why: String| -> anyhow::Error {
+        Unavailable(format!(
+            "the Debian mirror {mirror} is unreachable ({why}): connect this machine to it, or set \
+             CKPT_DEBIAN_MIRROR to a mirror it can reach"
+        ))
+        .into()
+    };
+    let addrs: Vec<_> = authority
+        .to_socket_addrs()
+        .map_err(|e| unreachable(e.to_string()))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
+}
+
+/// Fails when the filesystem holding `dir` has less than `bytes` free.
+pub fn require_free_space(dir: &Path, bytes: u64) -> Result<()> {
+    let stat =
+        nix::sys::statvfs::statvfs(dir).with_context(|| format!("statvfs {}", dir.display()))?;
+    let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+    if free < bytes {
+        bail!(
+            "the sandbox cache {} has {} MiB free, and a sandbox needs {} MiB: free some space, or \
+             point CKPT_SANDBOX_CACHE (or --cache-dir) at a larger disk",
+            dir.display(),
+            free >> 20,
+            bytes >> 20
+        );
+    }
+    Ok(())
+}
+
+/// Installs a Debian package on the host when its command is missing.
+pub fn ensure_host_command(command: &str, package: &str) -> Result<()> {
+    if which(command).is_some() {
+        return Ok(());
+    }
+    eprintln!("[sandbox] {command} is missing: installing Debian package {package}");
+    let status = std::process::Command::new("apt-get")
+        .args(["install", "-y", "-q", package])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(std::process::Stdio::null())
+        .status();
+    if which(command).is_none() {
+        // The package lists may be stale on a fresh machine.
+        let _ = std::process::Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::process::Command::new("apt-get")
+            .args(["install", "-y", "-q", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+    if which(command).is_none() {
+        bail!(
+            "{command} is missing and `apt-get install {package}` did not provide it ({status:?}): \
+             install {package} from Debian's packages"
+        );
+    }
+    Ok(())
+}
+
+pub fn which(command: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(command))
+        .find(|p| p.is_file())
+}
+
+/// Where the host has cgroup2 mounted (`/sys/fs/cgroup` on a pure v2 host, `.../unified` on a
+/// hybrid one).
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (_, dir, fstype) = (f.next()?, f.next()?, f.next()?);
+        (fstype == "cgroup2").then(|| PathBuf::from(dir))
+    })
+}
+
+/// Every directory below `root` (cgroups), deepest last.
+pub fn cgroup_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    out.push(e.path());
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The host's mount table as lines, to count what a sandbox leaves behind.
+pub fn mount_lines() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The mount namespace of a process, as the kernel names it (`mnt:[4026532…]`).
+pub fn mount_namespace(pid: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// PIDs of the processes in the mount namespace `ns`: a sandbox's processes, seen from the host.
+pub fn processes_in_mount_namespace(ns: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| mount_namespace(*pid).as_deref() == Some(ns))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_from_one_line_and_deb822_sources() {
+        assert_eq!(
+            parse_mirror("deb http://ftp.example.org/debian/ bookworm main\n").as_deref(),
+            Some("http://ftp.example.org/debian")
+        );
+        let deb822 = "Types: deb\n# http://snapshot.debian.org/archive/debian/2025\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n";
+        assert_eq!(
+            parse_mirror(deb822).as_deref(),
+            Some("http://deb.debian.org/debian")
+        );
+        assert_eq!(
+            parse_mirror("deb https://deb.nodesource.com/node_20.x nodistro main"),
+            None
+        );
+    }
+
+    #[test]
+    fn unreachable_mirror_is_unavailable_and_names_the_fix() {
+        let err = require_mirror_reachable("http://127.0.0.1:9/debian").unwrap_err();
+        assert!(err.downcast_ref::<Unavailable>().is_some());
+        assert!(err.to_string().contains("CKPT_DEBIAN_MIRROR"), "{err}");
+    }
+}

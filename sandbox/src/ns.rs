@@ -1,0 +1,396 @@
+//! The `ns` backend: a Debian rootfs (podman stack + CRIU) run in private PID, mount and network
+//! namespaces on the host kernel.
+//!
+//! Leaving nothing behind follows from the layout: every mount lives in the private mount namespace and
+//! every process in the private PID namespace, so killing its first process ends them all and the
+//! kernel drops the mounts and the network namespace with them. What remains on the host are the
+//! cgroup2 directories podman created; `stop` removes the ones that were not there at `start`.
+
+use crate::{host, progress, recipe, Status};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Free space a build needs in the cache (the rootfs is about 500 MiB, apt needs room to unpack).
+const BUILD_SPACE: u64 = 2 << 30;
+const TEST_IMAGE: &str = "localhost/busybox:latest";
+const PATH_INSIDE: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub struct NsSandbox {
+    cache: PathBuf,
+    suite: String,
+    /// `<cache>/<suite>-<recipe hash>`
+    dir: PathBuf,
+}
+
+/// What `start` recorded, for `exec` and `stop`.
+#[derive(Serialize, Deserialize)]
+struct State {
+    init_pid: i32,
+    /// cgroup2 directories that existed before start: `stop` leaves exactly these.
+    cgroups_before: Vec<PathBuf>,
+    cgroup2: PathBuf,
+}
+
+impl NsSandbox {
+    pub fn new(cache: &Path, suite: &str) -> NsSandbox {
+        let dir = cache.join(format!("{suite}-{}", recipe::key(suite)));
+        NsSandbox {
+            cache: cache.to_path_buf(),
+            suite: suite.to_string(),
+            dir,
+        }
+    }
+
+    fn label(&self) -> String {
+        format!(
+            "sandbox {}",
+            self.dir.file_name().unwrap().to_string_lossy()
+        )
+    }
+    fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+    pub fn share_dir(&self) -> PathBuf {
+        self.dir.join("share")
+    }
+    fn built_stamp(&self) -> PathBuf {
+        self.dir.join("built")
+    }
+    fn state_file(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// Serialises build/start/stop/destroy between processes (parallel tests share one sandbox).
+    fn lock(&self) -> Result<File> {
+        std::fs::create_dir_all(&self.cache)
+            .with_context(|| format!("creating the sandbox cache {}", self.cache.display()))?;
+        let path = self.dir.with_extension("lock");
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    }
+
+    pub fn build(&self) -> Result<()> {
+        host::require_root()?;
+        let _lock = self.lock()?;
+        self.build_locked()
+    }
+
+    fn build_locked(&self) -> Result<()> {
+        if self.built_stamp().exists() {
+            return Ok(());
+        }
+        if self.dir.exists() {
+            eprintln!(
+                "[{}] found a half-built sandbox in {}: removing it and building again",
+                self.label(),
+                self.dir.display()
+            );
+            self.stop_locked()?;
+            std::fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("removing the half-built {}", self.dir.display()))?;
+        }
+        host::ensure_host_command("debootstrap", "debootstrap")?;
+        host::ensure_host_command("unshare", "util-linux")?;
+        let mirror = host::debian_mirror();
+        host::require_mirror_reachable(&mirror)?;
+        host::require_free_space(&self.cache, BUILD_SPACE)?;
+
+        self.remove_outdated_builds();
+        std::fs::create_dir_all(&self.dir)?;
+        let recipe_dir = self.dir.join("recipe");
+        recipe::write_to(&recipe_dir)?;
+        eprintln!(
+            "[{}] building Debian {} + podman + CRIU in {} (mirror {mirror})",
+            self.label(),
+            self.suite,
+            self.dir.display()
+        );
+        // A private mount namespace: the chroot's bind mounts vanish with the script, even on failure.
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "bash"])
+            .arg(recipe_dir.join("provision.sh"))
+            .arg(self.rootfs())
+            .arg(&self.suite)
+            .arg(&mirror)
+            .stdin(Stdio::null());
+        if let Err(e) = progress::run_steps(&self.label(), cmd) {
+            // Never trust a half-built cache.
+            let _ = std::fs::remove_dir_all(&self.dir);
+            return Err(e);
+        }
+        std::fs::create_dir_all(self.share_dir())?;
+        std::fs::write(self.built_stamp(), recipe::key(&self.suite))?;
+        Ok(())
+    }
+
+    /// Builds of this suite from an older recipe are never used again: remove them, unless running.
+    fn remove_outdated_builds(&self) {
+        let prefix = format!("{}-", self.suite);
+        let Ok(entries) = std::fs::read_dir(&self.cache) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let outdated = name.starts_with(&prefix)
+                && path.is_dir()
+                && path != self.dir
+                && !path.join("state.json").exists();
+            if outdated {
+                eprintln!(
+                    "[{}] removing {} (built from an older recipe)",
+                    self.label(),
+                    path.display()
+                );
+                let _ = std::fs::remove_dir_all(&path);
+                let _ = std::fs::remove_file(path.with_extension("lock"));
+            }
+        }
+    }
+
+    fn read_state(&self) -> Option<State> {
+        let text = std::fs::read_to_string(self.state_file()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The first process of the running sandbox, checked to be ours: ns-init.sh wrote our rootfs
+    /// path into its `/run/sandbox-ready`.
+    fn running_init(&self) -> Option<i32> {
+        let state = self.read_state()?;
+        is_our_init(state.init_pid, &self.rootfs()).then_some(state.init_pid)
+    }
+
+    pub fn start(&self) -> Result<()> {
+        host::require_root()?;
+        let _lock = self.lock()?;
+        self.build_locked()?;
+        if self.running_init().is_some() {
+            return Ok(());
+        }
+        // Leftovers of a sandbox that died without `stop` (a reboot, a killed process).
+        self.stop_locked()?;
+        let cgroup2 = host::cgroup2_mount().ok_or_else(|| {
+            anyhow!("the host has no cgroup2 mount, which podman and CRIU need: mount cgroup2 (e.g. on /sys/fs/cgroup/unified)")
+        })?;
+        let cgroups_before = host::cgroup_dirs(&cgroup2);
+
+        let started = Instant::now();
+        let pid_file = self.dir.join("unshare.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let log = File::create(self.dir.join("init.log"))?;
+        // `setsid -f`: the holder leaves our session and process tree, so it outlives this command;
+        // the shell records the PID that `unshare` then takes over by exec.
+        let status = Command::new("setsid")
+            .args(["-f", "sh", "-c"])
+            .arg("echo $$ > \"$0\"; exec unshare --pid --mount --net --fork --propagation private bash \"$1\" \"$2\" \"$3\"")
+            .arg(&pid_file)
+            .arg(self.dir.join("recipe/ns-init.sh"))
+            .arg(self.rootfs())
+            .arg(self.share_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .status()
+            .context("starting the sandbox's namespaces with setsid + unshare")?;
+        if !status.success() {
+            bail!("setsid failed to start the sandbox ({status})");
+        }
+        let init_pid = self.wait_ready(&pid_file, started)?;
+        let state = State {
+            init_pid,
+            cgroups_before,
+            cgroup2,
+        };
+        std::fs::write(self.state_file(), serde_json::to_vec_pretty(&state)?)?;
+        self.ensure_test_image()?;
+        eprintln!(
+            "[{}] running (first process {init_pid}) after {:.1} s",
+            self.label(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// Waits until ns-init.sh has pivoted into the rootfs and says it is ready; returns its host PID.
+    fn wait_ready(&self, pid_file: &Path, started: Instant) -> Result<i32> {
+        let log = self.dir.join("init.log");
+        let fail = |why: &str| {
+            let output = std::fs::read_to_string(&log).unwrap_or_default();
+            anyhow!("the sandbox did not start: {why}\n{output}")
+        };
+        while started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+            let Some(unshare_pid) = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let children =
+                std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children"));
+            let Ok(children) = children else {
+                return Err(fail("its namespace holder exited"));
+            };
+            let Some(init) = children
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+            else {
+                continue;
+            };
+            if is_our_init(init, &self.rootfs()) {
+                return Ok(init);
+            }
+        }
+        Err(fail("not ready after 20 s"))
+    }
+
+    fn ensure_test_image(&self) -> Result<()> {
+        let out = self
+            .command(&["sh", "-c", &format!(
+                "podman image exists {TEST_IMAGE} || podman import --quiet /root/busybox-image.tar {TEST_IMAGE}"
+            )])?
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "importing the test image {TEST_IMAGE} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, argv: &[S]) -> Result<Command> {
+        let pid = self.running_init().ok_or_else(|| {
+            anyhow!(
+                "the sandbox {} is not running: start it with `cargo xtask sandbox start`",
+                self.dir.display()
+            )
+        })?;
+        if argv.is_empty() {
+            bail!("no command to run in the sandbox");
+        }
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("-t")
+            .arg(pid.to_string())
+            .args(["-m", "-n", "-p", "-r", "-w", "--", "env", "-i", PATH_INSIDE])
+            .args(["HOME=/root", "LC_ALL=C.UTF-8", "TMPDIR=/var/tmp"])
+            .args(argv);
+        Ok(cmd)
+    }
+
+    pub fn stop(&self) -> Result<()> {
+        let _lock = self.lock()?;
+        self.stop_locked()
+    }
+
+    fn stop_locked(&self) -> Result<()> {
+        let state = self.read_state();
+        let Some(pid) = self.running_init() else {
+            if let Some(state) = state {
+                remove_new_cgroups(&state)?;
+            }
+            let _ = std::fs::remove_file(self.state_file());
+            return Ok(());
+        };
+        let mount_ns = host::mount_namespace(pid);
+        // SIGKILL to a PID namespace's first process kills every process in it.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        // Then anything else in its mount namespace (e.g. a process that entered without the PID one).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = match &mount_ns {
+                Some(ns) => host::processes_in_mount_namespace(ns),
+                None => vec![],
+            };
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("processes {left:?} of the sandbox survived SIGKILL for 10 s");
+            }
+            for pid in left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Some(state) = state {
+            remove_new_cgroups(&state)?;
+        }
+        let _ = std::fs::remove_file(self.state_file());
+        Ok(())
+    }
+
+    pub fn destroy(&self) -> Result<()> {
+        let lock = self.lock()?;
+        self.stop_locked()?;
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        drop(lock);
+        let _ = std::fs::remove_file(self.dir.with_extension("lock"));
+        Ok(())
+    }
+
+    pub fn status(&self) -> Status {
+        let init_pid = self.running_init();
+        Status {
+            backend: "ns".into(),
+            suite: self.suite.clone(),
+            dir: self.dir.clone(),
+            built: self.built_stamp().exists(),
+            running: init_pid.is_some(),
+            init_pid,
+        }
+    }
+}
+
+fn is_our_init(pid: i32, rootfs: &Path) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/root/run/sandbox-ready"))
+        .map(|s| Path::new(s.trim()) == rootfs)
+        .unwrap_or(false)
+}
+
+/// Removes the cgroup2 directories created since start, deepest first. A cgroup whose processes
+/// are still exiting is busy for a moment, hence the retries.
+fn remove_new_cgroups(state: &State) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut new: Vec<PathBuf> = host::cgroup_dirs(&state.cgroup2)
+            .into_iter()
+            .filter(|d| !state.cgroups_before.contains(d))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        new.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let mut last_err = None;
+        for dir in &new {
+            if let Err(e) = std::fs::remove_dir(dir) {
+                last_err = Some((dir.clone(), e));
+            }
+        }
+        if let Some((dir, e)) = last_err {
+            if Instant::now() > deadline {
+                bail!(
+                    "could not remove the sandbox's cgroup {}: {e}",
+                    dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! `cargo xtask`: the project's front door (sandbox management, the conformance run).
+
+use anyhow::Result;
+use ckpt_sandbox::{Backend, Config, Sandbox};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "checkpoint-conformance tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build, start, enter, stop or destroy the sandbox where real containers run.
+    Sandbox {
+        #[command(flatten)]
+        opts: SandboxOpts,
+        #[command(subcommand)]
+        action: SandboxAction,
+    },
+}
+
+#[derive(Args, Clone)]
+struct SandboxOpts {
+    /// ns: Debian userland with podman + CRIU in private namespaces; none: the host as it is.
+    #[arg(long, global = true, default_value = "ns")]
+    backend: Backend,
+    /// Debian suite of the podman stack: trixie (podman 5.4) or forky (podman 5.8).
+    #[arg(
+        long,
+        global = true,
+        env = "CKPT_SANDBOX_SUITE",
+        default_value = "trixie"
+    )]
+    suite: String,
+    /// Where built sandboxes are kept (default: the user's cache directory).
+    #[arg(long, global = true, env = "CKPT_SANDBOX_CACHE")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl SandboxOpts {
+    fn sandbox(&self) -> Result<Sandbox> {
+        Sandbox::new(Config {
+            backend: self.backend,
+            suite: self.suite.clone(),
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(ckpt_sandbox::default_cache_dir),
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum SandboxAction {
+    /// Build the sandbox (cached: a second build is a no-op).
+    Build,
+    /// Build if needed and start it.
+    Start,
+    /// Run a command inside (starting the sandbox if needed); exits with the command's status.
+    Exec {
+        #[arg(trailing_var_arg = true, required = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Stop every process in it; the build is kept.
+    Stop,
+    /// Print whether it is built and running, as JSON.
+    Status,
+    /// Stop it and delete the build, with every container, image and volume in it.
+    Destroy,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.task) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(task: Task) -> Result<ExitCode> {
+    match task {
+        Task::Sandbox { opts, action } => {
+            let sandbox = opts.sandbox()?;
+            match action {
+                SandboxAction::Build => sandbox.build()?,
+                SandboxAction::Start => sandbox.start()?,
+                SandboxAction::Exec { command } => {
+                    sandbox.start()?;
+                    let status = sandbox.command(&command)?.status()?;
+                    return Ok(ExitCode::from(
+                        status.code().unwrap_or(1).clamp(0, 255) as u8
+                    ));
+                }
+                SandboxAction::Stop => sandbox.stop()?,
+                SandboxAction::Status => {
+                    println!("{}", serde_json::to_string_pretty(&sandbox.status())?)
+                }
+                SandboxAction::Destroy => sandbox.destroy()?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
