@@ -11,6 +11,7 @@ pub mod host;
 mod ns;
 mod progress;
 pub mod recipe;
+pub mod testing;
 
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
