@@ -1,1 +1,13 @@
-//! The conformance suite (see ARCHITECTURE.md).
+//! The conformance suite for `podman container checkpoint` (see ARCHITECTURE.md for the map).
+
+pub mod case;
+pub mod expectations;
+pub mod interrupt;
+pub mod names;
+pub mod oracle;
+pub mod probe;
+pub mod report;
+pub mod runner;
+pub mod suite;
+pub mod target;
+pub mod workload;

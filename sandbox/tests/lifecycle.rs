@@ -58,29 +58,63 @@ impl Drop for Container<'_> {
 #[test]
 fn checkpointed_counter_carries_on_after_restore() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(sandbox) = testing::started_sandbox_or_skip("checkpointed_counter_carries_on_after_restore")
+    let Some(sandbox) =
+        testing::started_sandbox_or_skip("checkpointed_counter_carries_on_after_restore")
     else {
         return;
     };
     let name = format!("lifecycle-{}", std::process::id());
-    ok(&sandbox, &["podman", "run", "-d", "--name", &name, "localhost/busybox:latest", "counter"]);
+    ok(
+        &sandbox,
+        &[
+            "podman",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "localhost/busybox:latest",
+            "counter",
+        ],
+    );
     let _guard = Container(&sandbox, name.clone());
     // Let it count far enough that a restart from 1 cannot be mistaken for carrying on.
-    poll("the counter to reach 10", || (count(&sandbox, &name) >= 10).then_some(()));
+    poll("the counter to reach 10", || {
+        (count(&sandbox, &name) >= 10).then_some(())
+    });
     let before = count(&sandbox, &name);
 
     let stdout = ok(&sandbox, &["podman", "container", "checkpoint", &name]);
-    assert_eq!(stdout, format!("{name}\n"), "checkpoint prints the name it was given");
+    assert_eq!(
+        stdout,
+        format!("{name}\n"),
+        "checkpoint prints the name it was given"
+    );
     let state = ok(
         &sandbox,
-        &["podman", "inspect", &name, "--format", "{{.State.Status}} {{.State.Checkpointed}}"],
+        &[
+            "podman",
+            "inspect",
+            &name,
+            "--format",
+            "{{.State.Status}} {{.State.Checkpointed}}",
+        ],
     );
-    assert_eq!(state.trim(), "exited true", "a checkpointed container is exited and marked");
+    assert_eq!(
+        state.trim(),
+        "exited true",
+        "a checkpointed container is exited and marked"
+    );
     let images = ok(&sandbox, &["sh", "-c", &format!(
         "ls /var/lib/containers/storage/overlay-containers/$(podman inspect --format '{{{{.Id}}}}' {name})/userdata/checkpoint"
     )]);
-    assert!(images.contains("inventory.img"), "CRIU wrote its images: {images}");
-    assert!(images.contains("pages-1.img"), "CRIU dumped memory pages: {images}");
+    assert!(
+        images.contains("inventory.img"),
+        "CRIU wrote its images: {images}"
+    );
+    assert!(
+        images.contains("pages-1.img"),
+        "CRIU dumped memory pages: {images}"
+    );
 
     ok(&sandbox, &["podman", "container", "restore", &name]);
     let after = count(&sandbox, &name);
@@ -88,7 +122,9 @@ fn checkpointed_counter_carries_on_after_restore() {
         after >= before,
         "the counter restarted: {after} after restore, {before} before the checkpoint"
     );
-    poll("the restored counter to move on", || (count(&sandbox, &name) > after).then_some(()));
+    poll("the restored counter to move on", || {
+        (count(&sandbox, &name) > after).then_some(())
+    });
 }
 
 /// What a sandbox could leave on the host.
@@ -109,14 +145,17 @@ fn trace(mount_ns: Option<&str>) -> HostTrace {
     HostTrace {
         mounts: host::mount_lines(),
         cgroups,
-        sandbox_processes: mount_ns.map(host::processes_in_mount_namespace).unwrap_or_default(),
+        sandbox_processes: mount_ns
+            .map(host::processes_in_mount_namespace)
+            .unwrap_or_default(),
     }
 }
 
 #[test]
 fn destroy_leaves_the_machine_as_it_was() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(shared) = testing::started_sandbox_or_skip("destroy_leaves_the_machine_as_it_was") else {
+    let Some(shared) = testing::started_sandbox_or_skip("destroy_leaves_the_machine_as_it_was")
+    else {
         return;
     };
     // Destroy a copy of the shared build, so that other tests keep theirs.
@@ -146,13 +185,31 @@ fn destroy_leaves_the_machine_as_it_was() {
     sandbox.start().unwrap();
     let init = sandbox.status().init_pid.expect("running");
     let mount_ns = host::mount_namespace(init).unwrap();
-    ok(&sandbox, &["podman", "run", "-d", "--name", "destroy-me", "localhost/busybox:latest", "counter"]);
+    ok(
+        &sandbox,
+        &[
+            "podman",
+            "run",
+            "-d",
+            "--name",
+            "destroy-me",
+            "localhost/busybox:latest",
+            "counter",
+        ],
+    );
     ok(&sandbox, &["podman", "volume", "create", "destroy-vol"]);
-    assert!(!trace(Some(&mount_ns)).sandbox_processes.is_empty(), "the sandbox runs processes");
+    assert!(
+        !trace(Some(&mount_ns)).sandbox_processes.is_empty(),
+        "the sandbox runs processes"
+    );
 
     sandbox.destroy().unwrap();
     let after = trace(Some(&mount_ns));
-    assert_eq!(after.sandbox_processes, Vec::<i32>::new(), "processes left behind");
+    assert_eq!(
+        after.sandbox_processes,
+        Vec::<i32>::new(),
+        "processes left behind"
+    );
     assert_eq!(after.mounts, before.mounts, "mounts left behind");
     let left: Vec<_> = after.cgroups.difference(&before.cgroups).collect();
     assert!(left.is_empty(), "cgroups left behind: {left:?}");

@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Run the conformance suite against a podman-compatible binary in a sandbox.
+    Conformance(Box<conformance::suite::SuiteArgs>),
     /// Build, start, enter, stop or destroy the sandbox where real containers run.
     Sandbox {
         #[command(flatten)]
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
 
 fn run(task: Task) -> Result<ExitCode> {
     match task {
+        Task::Conformance(args) => return conformance::suite::run(*args),
         Task::Sandbox { opts, action } => {
             let sandbox = opts.sandbox()?;
             match action {

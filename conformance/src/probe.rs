@@ -1,0 +1,191 @@
+//! Capabilities: facts of the machine and the target, probed once at the start of a run. They decide
+//! skips (`requires`), fingerprint the environment in reports, and are what the annotation oracle
+//! checks a checkpoint image against. They are read from the machine itself (`uname`, `criu`, the
+//! runtime's own `--version`), never from the target's claims, except the target's version and its
+//! default runtime name.
+
+use crate::oracle::image::HostFacts;
+use crate::report::Environment;
+use crate::target::Target;
+use std::time::Duration;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    pub facts: HostFacts,
+    /// `Err(reason)` when CRIU is missing or unusable.
+    pub criu: Result<(), String>,
+    /// `Err(reason)` without soft-dirty memory tracking (needed by --pre-checkpoint).
+    pub soft_dirty: Result<(), String>,
+    pub root: bool,
+    pub environment: Environment,
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Go's name for the architecture, as podman reports it.
+pub fn go_arch(machine: &str) -> String {
+    match machine {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "i686" | "i386" => "386",
+        "armv7l" => "arm",
+        other => other,
+    }
+    .to_string()
+}
+
+/// `Version: 4.2.1` -> 40201, as podman encodes it in the criu.version annotation.
+pub fn criu_version_number(output: &str) -> Option<u32> {
+    let line = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Version:"))?;
+    let mut parts = line.trim().split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some(major * 10000 + minor * 100 + patch)
+}
+
+fn os_release_field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_string()
+}
+
+impl Capabilities {
+    pub fn probe(target: &Target, runtime: Option<&str>, sandbox_label: &str) -> Capabilities {
+        let sh = |cmd: &str| {
+            target.run_inside(vec!["sh".into(), "-c".into(), cmd.into()], PROBE_TIMEOUT)
+        };
+        let out = |cmd: &str| sh(cmd).stdout.trim().to_string();
+
+        let target_version = target
+            .call(&["--version".into()], PROBE_TIMEOUT)
+            .stdout
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .to_string();
+        let runtime_name = match runtime {
+            Some(r) => r.to_string(),
+            None => {
+                let info = target.call(
+                    &["info".into(), "--format".into(), "json".into()],
+                    PROBE_TIMEOUT,
+                );
+                serde_json::from_str::<serde_json::Value>(&info.stdout)
+                    .ok()
+                    .and_then(|v| {
+                        v.pointer("/host/ociRuntime/name")?
+                            .as_str()
+                            .map(String::from)
+                    })
+                    .unwrap_or_else(|| "crun".into())
+            }
+        };
+        let runtime_version = first_line(&out(&format!("{runtime_name} --version")));
+        let criu_call = sh("criu --version");
+        let criu_version = criu_version_number(&criu_call.stdout).unwrap_or(0);
+        let conmon = out("command -v conmon >/dev/null && conmon --version");
+        let os_release = out("cat /etc/os-release");
+        let cgroup_fs = out("stat -fc %T /sys/fs/cgroup");
+
+        let facts = HostFacts {
+            arch: go_arch(&out("uname -m")),
+            kernel: out("uname -r"),
+            cgroups_version: if cgroup_fs == "cgroup2fs" { "v2" } else { "v1" }.into(),
+            runtime_name: runtime_name.clone(),
+            runtime_version: runtime_version.clone(),
+            criu_version,
+            conmon_version: (!conmon.is_empty()).then(|| first_line(&conmon)),
+            target_version: target_version.clone(),
+            distribution_name: os_release_field(&os_release, "ID"),
+            distribution_version: os_release_field(&os_release, "VERSION_ID"),
+        };
+        let criu = if criu_version == 0 {
+            Err(format!(
+                "CRIU is not usable: `criu --version` said {:?}",
+                criu_call.stderr.trim()
+            ))
+        } else {
+            Ok(())
+        };
+        let dirty = sh("criu check --feature mem_dirty_track");
+        let soft_dirty = if dirty.ok() {
+            Ok(())
+        } else {
+            Err(format!(
+                "no soft-dirty memory tracking on kernel {} (`criu check --feature mem_dirty_track`: {})",
+                facts.kernel,
+                first_line(&format!("{}{}", dirty.stdout, dirty.stderr))
+            ))
+        };
+        let root = out("id -u") == "0";
+        let environment = Environment {
+            target: target.bin.clone(),
+            target_version,
+            runtime: runtime_name,
+            runtime_version,
+            criu_version: first_line(&criu_call.stdout),
+            kernel: facts.kernel.clone(),
+            cgroup_version: facts.cgroups_version.clone(),
+            distribution: format!("{} {}", facts.distribution_name, facts.distribution_version),
+            sandbox: sandbox_label.to_string(),
+        };
+        Capabilities {
+            facts,
+            criu,
+            soft_dirty,
+            root,
+            environment,
+        }
+    }
+
+    /// Why the case cannot run here, if it cannot.
+    pub fn unmet(&self, requires: &[String]) -> Option<String> {
+        requires.iter().find_map(|r| match r.as_str() {
+            "criu" => self.criu.clone().err(),
+            "soft-dirty" => self.soft_dirty.clone().err(),
+            "root" => (!self.root).then(|| "needs root inside the sandbox".to_string()),
+            other => match other.strip_prefix("runtime:") {
+                Some(rt) if rt == self.facts.runtime_name => None,
+                Some(rt) => Some(format!(
+                    "needs the OCI runtime {rt}; this run uses {}",
+                    self.facts.runtime_name
+                )),
+                None => Some(format!("unknown requirement {other:?}")),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criu_versions_are_encoded_as_podman_does() {
+        assert_eq!(criu_version_number("Version: 4.2.1\n"), Some(40201));
+        assert_eq!(criu_version_number("Version: 3.17\nGitID: x"), Some(31700));
+        assert_eq!(criu_version_number("criu: not found"), None);
+    }
+
+    #[test]
+    fn architectures_use_go_names() {
+        assert_eq!(go_arch("x86_64"), "amd64");
+        assert_eq!(go_arch("aarch64"), "arm64");
+    }
+
+    #[test]
+    fn os_release_values_lose_their_quotes() {
+        let text = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nVERSION_ID=\"13\"\nID=debian\n";
+        assert_eq!(os_release_field(text, "ID"), "debian");
+        assert_eq!(os_release_field(text, "VERSION_ID"), "13");
+    }
+}

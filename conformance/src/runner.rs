@@ -1,0 +1,504 @@
+//! Runs one case: set up its containers, run its steps through the target, judge each step's
+//! artefacts with the oracles, and remove everything the case created, whatever happened.
+
+use crate::case::{Case, ContainerSpec, SetupState, StatsKindName, Step};
+use crate::oracle::image::ContainerFacts;
+use crate::oracle::stats::StatsKind;
+use crate::oracle::{archive, image, state, stats, Finding};
+use crate::probe::Capabilities;
+use crate::target::{Call, Target};
+use crate::workload::{self, Catalog};
+use crate::{interrupt, names::Names};
+use regex::Regex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The image every test container runs (built by the sandbox recipe).
+pub const TEST_IMAGE: &str = "localhost/busybox:latest";
+/// How long a workload may take to show progress, and a restored one to move on.
+const PROGRESS_WAIT: Duration = Duration::from_secs(8);
+/// Progress a running workload must reach before the steps, unless the case says otherwise: far
+/// enough that a workload restarted from 1 cannot pass for one that carried on.
+const DEFAULT_WAIT_PROGRESS: u64 = 10;
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a run shares between its cases.
+pub struct Context {
+    pub target: Target,
+    pub caps: Capabilities,
+    pub catalog: Catalog,
+    pub checkpoint_schema: serde_json::Value,
+    pub restore_schema: serde_json::Value,
+    /// Unique to this run: every name and file of the run starts with it.
+    pub run_id: String,
+    /// Per-case budget.
+    pub timeout: Duration,
+    /// Host folder seen at the same path inside the sandbox.
+    pub share: PathBuf,
+}
+
+/// The result of one case: its findings (empty = passed) and the log of what it did.
+pub struct CaseResult {
+    pub findings: Vec<Finding>,
+    pub log: String,
+}
+
+struct CaseRun<'a> {
+    ctx: &'a Context,
+    case: &'a Case,
+    names: Names,
+    deadline: Instant,
+    log: String,
+    marks: HashMap<String, u64>,
+    facts: HashMap<String, ContainerFacts>,
+}
+
+pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
+    let mut run = CaseRun {
+        ctx,
+        case,
+        names: Names::new(&ctx.run_id, &case.id, &ctx.share),
+        deadline: Instant::now() + ctx.timeout,
+        log: String::new(),
+        marks: HashMap::new(),
+        facts: HashMap::new(),
+    };
+    let findings = run.setup_and_steps();
+    run.cleanup();
+    CaseResult {
+        findings,
+        log: run.log,
+    }
+}
+
+impl CaseRun<'_> {
+    fn setup_and_steps(&mut self) -> Vec<Finding> {
+        if let Err(e) = std::fs::create_dir_all(self.names.files_dir()) {
+            return vec![format!("cannot create the case's folder: {e}")];
+        }
+        for spec in &self.case.file.containers {
+            if let Err(f) = self.set_up(spec) {
+                return vec![format!("setup of container `{}`: {f}", spec.name)];
+            }
+        }
+        for (i, step) in self.case.file.steps.iter().enumerate() {
+            if interrupt::requested() {
+                return vec!["interrupted".into()];
+            }
+            let findings = match self.step(step) {
+                Ok(f) => f,
+                Err(f) => vec![f],
+            };
+            if !findings.is_empty() {
+                let action = step.action().unwrap_or("?");
+                return findings
+                    .into_iter()
+                    .map(|f| format!("step {} ({action}): {f}", i + 1))
+                    .collect();
+            }
+        }
+        vec![]
+    }
+
+    /// Time left for one call.
+    fn budget(&self) -> Result<Duration, Finding> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(format!(
+                "the case ran out of its {} s",
+                self.ctx.timeout.as_secs()
+            ))
+        } else {
+            Ok(left)
+        }
+    }
+
+    fn call(&mut self, args: &[String]) -> Result<Call, Finding> {
+        let call = self.ctx.target.call(args, self.budget()?);
+        self.log.push_str(&call.render());
+        if call.exit.is_none() {
+            return Err(format!(
+                "`{}` hung: killed at the case's timeout",
+                args.join(" ")
+            ));
+        }
+        Ok(call)
+    }
+
+    fn call_ok(&mut self, args: &[String]) -> Result<Call, Finding> {
+        let call = self.call(args)?;
+        if !call.ok() {
+            return Err(format!(
+                "`{}` failed with exit {}: {}",
+                args.join(" "),
+                call.exit.unwrap_or(-1),
+                call.stderr.trim()
+            ));
+        }
+        Ok(call)
+    }
+
+    fn resolve(&mut self, text: &str) -> Result<String, Finding> {
+        let mut out = String::new();
+        let mut last = 0;
+        for m in crate::names::PLACEHOLDER.find_iter(text) {
+            out.push_str(&text[last..m.start()]);
+            let inner = &m.as_str()[1..m.as_str().len() - 1];
+            let value = match inner.split_once(':') {
+                Some(("id", c)) => self.full_id(c)?,
+                Some(("shortid", c)) => self.full_id(c)?.chars().take(12).collect(),
+                _ => self.names.resolve(inner, &self.case.file.containers)?,
+            };
+            out.push_str(&value);
+            last = m.end();
+        }
+        out.push_str(&text[last..]);
+        Ok(out)
+    }
+
+    fn resolve_all(&mut self, args: &[String]) -> Result<Vec<String>, Finding> {
+        args.iter().map(|a| self.resolve(a)).collect()
+    }
+
+    /// A container's real name from a key: `c` (declared) or `name:x`.
+    fn container(&mut self, key: &str) -> Result<String, Finding> {
+        self.resolve(&format!("{{{key}}}"))
+    }
+
+    fn inspect(&mut self, name: &str) -> Result<Option<serde_json::Value>, Finding> {
+        let call = self.call(&["container".into(), "inspect".into(), name.into()])?;
+        if !call.ok() {
+            return Ok(None);
+        }
+        let value: serde_json::Value = serde_json::from_str(&call.stdout)
+            .map_err(|e| format!("`container inspect {name}` printed no JSON: {e}"))?;
+        Ok(value
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .or(Some(value)))
+    }
+
+    fn full_id(&mut self, key: &str) -> Result<String, Finding> {
+        let name = self.container(key)?;
+        let inspect = self
+            .inspect(&name)?
+            .ok_or(format!("container {name} does not exist"))?;
+        inspect["Id"]
+            .as_str()
+            .map(String::from)
+            .ok_or(format!("`container inspect {name}` has no Id"))
+    }
+
+    fn set_up(&mut self, spec: &ContainerSpec) -> Result<(), Finding> {
+        let workload = self
+            .ctx
+            .catalog
+            .get(&spec.workload)
+            .ok_or(format!("unknown workload `{}`", spec.workload))?
+            .clone();
+        let name = self.container(&spec.name)?;
+        let verb = if spec.state == SetupState::Created {
+            "create"
+        } else {
+            "run"
+        };
+        let mut args = vec![verb.to_string()];
+        if verb == "run" {
+            args.push("-d".into());
+        }
+        args.extend(["--name".into(), name.clone()]);
+        args.extend(self.resolve_all(&spec.options)?);
+        args.push(TEST_IMAGE.into());
+        args.extend(workload.command.iter().cloned());
+        self.call_ok(&args)?;
+
+        let inspect = self
+            .inspect(&name)?
+            .ok_or("it does not exist after creation")?;
+        let text = |key: &str| inspect[key].as_str().unwrap_or_default().to_string();
+        self.facts.insert(
+            spec.name.clone(),
+            ContainerFacts {
+                name: name.clone(),
+                raw_image_name: TEST_IMAGE.into(),
+                image_id: text("Image"),
+                image_name: text("ImageName"),
+            },
+        );
+        match spec.state {
+            SetupState::Running => {
+                let want = spec.wait_progress.unwrap_or(DEFAULT_WAIT_PROGRESS);
+                self.wait_progress(&name, &workload.progress, want)?;
+            }
+            SetupState::Created => {}
+            SetupState::Exited => {
+                self.call_ok(&["stop".into(), "-t".into(), "0".into(), name])?;
+            }
+            SetupState::Paused => {
+                self.call_ok(&["pause".into(), name])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn progress_file(&self, key: &str) -> Result<String, Finding> {
+        let spec = self
+            .case
+            .file
+            .containers
+            .iter()
+            .find(|c| c.name == key || key.strip_prefix("name:").is_some())
+            .ok_or(format!(
+                "no declared container `{key}` to read progress from"
+            ))?;
+        // A container restored under a new name runs the same workload as the first declared one.
+        Ok(self.ctx.catalog[&spec.workload].progress.clone())
+    }
+
+    fn read_progress(&mut self, name: &str, file: &str) -> Result<Option<u64>, Finding> {
+        let call = self.call(&[
+            "exec".into(),
+            name.into(),
+            "tail".into(),
+            "-n".into(),
+            "1".into(),
+            file.into(),
+        ])?;
+        Ok(if call.ok() {
+            workload::parse_progress(&call.stdout)
+        } else {
+            None
+        })
+    }
+
+    fn wait_progress(&mut self, name: &str, file: &str, at_least: u64) -> Result<u64, Finding> {
+        let until = Instant::now() + PROGRESS_WAIT;
+        let mut last = None;
+        loop {
+            last = self.read_progress(name, file)?.or(last);
+            if let Some(p) = last.filter(|p| *p >= at_least) {
+                return Ok(p);
+            }
+            if Instant::now() > until {
+                return Err(format!(
+                    "the workload in {name} did not reach {at_least} in {} s (last seen: {last:?})",
+                    PROGRESS_WAIT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn step(&mut self, step: &Step) -> Result<Vec<Finding>, Finding> {
+        if let Some(argv) = &step.run {
+            let args = self.resolve_all(argv)?;
+            return self.command_step(step, args);
+        }
+        if let Some(argv) = &step.exec {
+            let mut args = self.resolve_all(argv)?;
+            if args.is_empty() {
+                return Err("exec needs a container".into());
+            }
+            args.insert(0, "exec".into());
+            return self.command_step(step, args);
+        }
+        if let Some(keys) = &step.mark {
+            for key in keys {
+                let name = self.container(key)?;
+                let file = self.progress_file(key)?;
+                let p = self
+                    .read_progress(&name, &file)?
+                    .ok_or(format!("cannot read the progress of {name}"))?;
+                self.marks.insert(key.clone(), p);
+            }
+            return Ok(vec![]);
+        }
+        if let Some(keys) = &step.continues {
+            let mut findings = vec![];
+            for key in keys {
+                findings.extend(self.continues(key)?);
+            }
+            return Ok(findings);
+        }
+        if let Some(expected) = &step.state {
+            let mut findings = vec![];
+            for (key, expect) in expected {
+                let name = self.container(key)?;
+                let inspect = self.inspect(&name)?;
+                findings.extend(
+                    state::check_state(inspect.as_ref(), expect)
+                        .into_iter()
+                        .map(|f| format!("{key}: {f}")),
+                );
+            }
+            return Ok(findings);
+        }
+        if let Some(a) = &step.archive {
+            let path = self.resolve(&a.file)?;
+            let bytes = std::fs::read(&path).map_err(|e| format!("no archive at {path}: {e}"))?;
+            self.log
+                .push_str(&format!("# archive {path}: {} bytes\n", bytes.len()));
+            return Ok(archive::check_archive(&bytes, &a.expect));
+        }
+        if let Some(a) = &step.annotations {
+            let image = self.resolve(&a.image)?;
+            let facts = self
+                .facts
+                .get(&a.container)
+                .cloned()
+                .ok_or(format!("no declared container `{}`", a.container))?;
+            let call = self.call(&["image".into(), "inspect".into(), image.clone()])?;
+            if !call.ok() {
+                return Ok(vec![format!("no image {image}: {}", call.stderr.trim())]);
+            }
+            let value: serde_json::Value = serde_json::from_str(&call.stdout)
+                .map_err(|e| format!("`image inspect {image}` printed no JSON: {e}"))?;
+            let first = value.as_array().and_then(|a| a.first()).unwrap_or(&value);
+            let Some(annotations) = first["Annotations"].as_object() else {
+                return Ok(vec![format!("image {image} has no Annotations")]);
+            };
+            return Ok(image::check_annotations(
+                annotations,
+                &self.ctx.caps.facts,
+                &facts,
+            ));
+        }
+        if let Some(keys) = &step.gone {
+            for key in keys {
+                let name = self.container(key)?;
+                let until = Instant::now() + Duration::from_secs(5);
+                while self.inspect(&name)?.is_some() {
+                    if Instant::now() > until {
+                        return Ok(vec![format!("{name} still exists 5 s later")]);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+            return Ok(vec![]);
+        }
+        Err("a step with no action".into())
+    }
+
+    /// A `run` or `exec` and the checks on what it produced.
+    fn command_step(&mut self, step: &Step, args: Vec<String>) -> Result<Vec<Finding>, Finding> {
+        // Progress of the containers that must stay untouched, read before the command.
+        let mut before = vec![];
+        for key in &step.untouched {
+            let name = self.container(key)?;
+            let file = self.progress_file(key)?;
+            let p = self.read_progress(&name, &file)?;
+            before.push((key.clone(), name, file, p));
+        }
+        let call = self.call(&args)?;
+        let mut findings = vec![];
+        let want_exit = step.exit.unwrap_or(0);
+        if call.exit != Some(want_exit) {
+            findings.push(format!(
+                "exit status {}, expected {want_exit}{}",
+                call.exit.unwrap_or(-1),
+                if call.stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" (stderr: {})", call.stderr.trim())
+                }
+            ));
+        }
+        if let Some(want) = &step.stdout {
+            let want = self.resolve(want)?;
+            if call.stdout != want {
+                findings.push(format!("stdout was {:?}, expected {:?}", call.stdout, want));
+            }
+        }
+        if let Some(pattern) = &step.stderr {
+            let pattern = self.resolve(pattern)?;
+            let re = Regex::new(&pattern).map_err(|e| format!("bad stderr regex: {e}"))?;
+            if !re.is_match(&call.stderr) {
+                findings.push(format!(
+                    "stderr {:?} does not match /{pattern}/",
+                    call.stderr.trim()
+                ));
+            }
+        }
+        if let Some(s) = &step.stats {
+            let mut ids = vec![];
+            for key in &s.containers {
+                ids.push(self.full_id(key)?);
+            }
+            let (kind, schema) = match s.kind {
+                StatsKindName::Checkpoint => (StatsKind::Checkpoint, &self.ctx.checkpoint_schema),
+                StatsKindName::Restore => (StatsKind::Restore, &self.ctx.restore_schema),
+            };
+            findings.extend(stats::check_stats(&call.stdout, kind, schema, &ids));
+        }
+        for (key, name, file, p) in before {
+            let running = self
+                .inspect(&name)?
+                .and_then(|i| i["State"]["Running"].as_bool())
+                .unwrap_or(false);
+            if !running {
+                findings.push(format!("{key} is no longer running"));
+                continue;
+            }
+            let from = p.unwrap_or(0);
+            if self.wait_progress(&name, &file, from + 1).is_err() {
+                findings.push(format!("the workload of {key} stopped moving (at {from})"));
+            }
+        }
+        Ok(findings)
+    }
+
+    /// The workload carries on from its mark, and still moves.
+    fn continues(&mut self, key: &str) -> Result<Vec<Finding>, Finding> {
+        // A copy restored under a new name carries on from the one container that was marked.
+        let only_mark = (self.marks.len() == 1)
+            .then(|| self.marks.values().next())
+            .flatten();
+        let mark = *self.marks.get(key).or(only_mark).ok_or(format!(
+            "`continues` on {key} needs a `mark` step before it"
+        ))?;
+        let name = self.container(key)?;
+        let file = self.progress_file(key)?;
+        let Some(now) = self.read_progress(&name, &file)? else {
+            return Ok(vec![format!(
+                "the workload of {key} is not running after restore"
+            )]);
+        };
+        if now < mark {
+            return Ok(vec![format!(
+                "the workload of {key} started again: progress {now} after restore, {mark} before the checkpoint"
+            )]);
+        }
+        if self.wait_progress(&name, &file, now + 1).is_err() {
+            return Ok(vec![format!(
+                "the workload of {key} stopped at {now} after restore"
+            )]);
+        }
+        Ok(vec![])
+    }
+
+    /// Removes every container, volume and image the case created, and its files.
+    fn cleanup(&mut self) {
+        let (containers, volumes, images) = self.names.created();
+        let t = &self.ctx.target;
+        if !containers.is_empty() {
+            let mut args: Vec<String> = ["rm", "-f", "-t", "0", "--ignore"]
+                .map(String::from)
+                .to_vec();
+            args.extend(containers);
+            self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
+        }
+        for v in volumes {
+            let args = ["volume", "rm", "-f", v.as_str()]
+                .map(String::from)
+                .to_vec();
+            self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
+        }
+        for i in images {
+            let args = ["rmi", "-f", i.as_str()].map(String::from).to_vec();
+            self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
+        }
+        let _ = std::fs::remove_dir_all(self.names.files_dir());
+    }
+}

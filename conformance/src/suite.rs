@@ -1,0 +1,383 @@
+//! One run of the suite: command line, cases and expectations in, libtest-style console and reports
+//! out. `cargo xtask conformance` is a thin wrapper around [`run`].
+
+use crate::case::{self, Case};
+use crate::expectations::{self, Expectations, Expected, Outcome};
+use crate::oracle::stats::{load_schema, StatsKind};
+use crate::probe::Capabilities;
+use crate::report::{self, CaseReport, Format, RunReport, Status};
+use crate::runner::{self, Context};
+use crate::target::Target;
+use crate::{interrupt, names, workload};
+use anyhow::{Context as _, Result};
+use ckpt_sandbox::{Backend, Config, Sandbox};
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SuiteArgs {
+    /// The podman-compatible executable under test: a host path (made runnable inside the sandbox)
+    /// or a name found inside it.
+    #[arg(long, default_value = "podman")]
+    pub bin: String,
+    /// Where containers run: ns (Debian podman + CRIU in private namespaces) or none (the host).
+    #[arg(long, default_value = "ns")]
+    pub sandbox: Backend,
+    /// Debian suite of the ns sandbox: trixie (podman 5.4) or forky (podman 5.8).
+    #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
+    pub suite: String,
+    /// OCI runtime passed to the target as `--runtime NAME` (default: the target's own).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Known failures and skips, with reasons (default: fixtures/expectations/<bin>-<version>-<sandbox>.toml when it exists).
+    #[arg(long)]
+    pub expectations: Option<PathBuf>,
+    /// Write the JSON report here (default: target/conformance/report.json).
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write a TAP report here.
+    #[arg(long)]
+    pub tap: Option<PathBuf>,
+    /// Cases run at once (cases using --all or --latest always run alone).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Seconds one case may take before it fails and is cleaned up.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// List the cases instead of running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Filters match case ids exactly instead of as substrings.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip cases whose id contains this (repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// One character per case instead of one line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The fixtures folder (cases, workloads, schemas, expectations).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))]
+    pub fixtures: PathBuf,
+    /// Where built sandboxes are kept.
+    #[arg(long, env = "CKPT_SANDBOX_CACHE")]
+    pub cache_dir: Option<PathBuf>,
+    /// Run only cases whose id contains one of these.
+    pub filters: Vec<String>,
+}
+
+/// `--all` and `--latest` see every container: such cases hold this for writing, others for reading.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn selected(args: &SuiteArgs, id: &str) -> bool {
+    let matches = |f: &String| {
+        if args.exact {
+            id == f
+        } else {
+            id.contains(f.as_str())
+        }
+    };
+    (args.filters.is_empty() || args.filters.iter().any(matches))
+        && !args.skip.iter().any(|s| id.contains(s.as_str()))
+}
+
+fn libtest_args(args: &SuiteArgs) -> Arguments {
+    Arguments {
+        list: args.list,
+        quiet: args.quiet,
+        test_threads: Some(args.jobs.max(1)),
+        ..Arguments::default()
+    }
+}
+
+pub fn run(args: SuiteArgs) -> Result<ExitCode> {
+    let loaded = case::load_dir(&args.fixtures.join("cases"))?;
+    let loaded: Vec<_> = loaded
+        .into_iter()
+        .filter(|c| {
+            selected(
+                &args,
+                c.as_ref()
+                    .map(|c| c.id.as_str())
+                    .unwrap_or_else(|(id, _)| id),
+            )
+        })
+        .collect();
+    if args.list {
+        let trials = loaded
+            .iter()
+            .map(|c| match c {
+                Ok(case) => Trial::test(&case.id, || Ok(())).with_kind(case.group().to_string()),
+                Err((id, _)) => Trial::test(id, || Ok(())),
+            })
+            .collect();
+        let _ = libtest_mimic::run(&libtest_args(&args), trials);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    interrupt::install();
+    let sandbox = Sandbox::new(Config {
+        backend: args.sandbox,
+        suite: args.suite.clone(),
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(ckpt_sandbox::default_cache_dir),
+    })?;
+    sandbox.start()?;
+    let bin = resolve_bin(&sandbox, &args.bin)?;
+    let global_args = match &args.runtime {
+        Some(rt) => vec!["--runtime".to_string(), rt.clone()],
+        None => vec![],
+    };
+    let target = Target::new(sandbox.clone(), bin, global_args);
+    let label = match args.sandbox {
+        Backend::Ns => format!("ns ({})", args.suite),
+        Backend::None => "none (host)".to_string(),
+    };
+    let caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);
+    let env = &caps.environment;
+    eprintln!(
+        "target {} {} | runtime {} ({}) | {} | kernel {} | cgroup {} | {} | sandbox {}",
+        env.target,
+        env.target_version,
+        env.runtime,
+        env.runtime_version,
+        env.criu_version,
+        env.kernel,
+        env.cgroup_version,
+        env.distribution,
+        env.sandbox
+    );
+    let expectations = load_expectations(&args, &caps)?;
+    let ids: Vec<&str> = loaded
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .map(|c| c.id.as_str())
+                .unwrap_or_else(|(id, _)| id)
+        })
+        .collect();
+    for unknown in expectations.unknown_ids(ids.iter().copied()) {
+        eprintln!("warning: the expectations file names {unknown:?}, which is not a case");
+    }
+
+    let ctx = Arc::new(Context {
+        catalog: workload::load(&args.fixtures.join("workloads.toml"))?,
+        checkpoint_schema: load_schema(StatsKind::Checkpoint, &args.fixtures)
+            .map_err(anyhow::Error::msg)?,
+        restore_schema: load_schema(StatsKind::Restore, &args.fixtures)
+            .map_err(anyhow::Error::msg)?,
+        run_id: run_id(),
+        timeout: Duration::from_secs(args.timeout),
+        share: sandbox.share_dir()?,
+        target,
+        caps,
+    });
+    let results: Arc<Mutex<Vec<CaseReport>>> = Arc::default();
+    let mut skipped = vec![];
+    let mut trials = vec![];
+    for entry in loaded {
+        let case = match entry {
+            Ok(case) => case,
+            Err((id, error)) => {
+                // A malformed case fails alone, naming its file and field; the others still run.
+                let message = format!("{error:#}");
+                results.lock().unwrap().push(case_report(
+                    &id,
+                    Status::Failed,
+                    0,
+                    None,
+                    Some(message.clone()),
+                ));
+                trials.push(Trial::test(id, move || Err(Failed::from(message))));
+                continue;
+            }
+        };
+        let expectation = expectations.get(&case.id).cloned();
+        let skip_reason = match &expectation {
+            Some(e) if e.expect == Expected::Skip => {
+                Some(format!("expectations file: {}", e.reason))
+            }
+            _ => ctx.caps.unmet(&case.file.requires),
+        };
+        if let Some(reason) = skip_reason {
+            skipped.push((case.id.clone(), reason.clone()));
+            results.lock().unwrap().push(case_report(
+                &case.id,
+                Status::Skipped,
+                0,
+                Some(&case),
+                Some(reason),
+            ));
+            trials.push(
+                Trial::test(&case.id, || Ok(()))
+                    .with_kind(case.group().to_string())
+                    .with_ignored_flag(true),
+            );
+            continue;
+        }
+        let (ctx, results) = (ctx.clone(), results.clone());
+        let kind = case.group().to_string();
+        let id = case.id.clone();
+        trials.push(
+            Trial::test(id, move || {
+                let started = Instant::now();
+                let result = if case.exclusive() {
+                    let _alone = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
+                    runner::run_case(&ctx, &case)
+                } else {
+                    let _shared = EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner());
+                    runner::run_case(&ctx, &case)
+                };
+                let outcome = if result.findings.is_empty() {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed(result.findings.join("\n"))
+                };
+                let (status, reason) = expectations::reconcile(outcome, expectation.as_ref());
+                let mut report = case_report(
+                    &case.id,
+                    status,
+                    started.elapsed().as_millis() as u64,
+                    Some(&case),
+                    reason.clone(),
+                );
+                report.log = result.log.clone();
+                results.lock().unwrap().push(report);
+                if status.fails_run() {
+                    Err(Failed::from(format!(
+                        "{}\n--- what the case did ---\n{}",
+                        reason.unwrap_or_default(),
+                        result.log
+                    )))
+                } else {
+                    Ok(())
+                }
+            })
+            .with_kind(kind),
+        );
+    }
+    for (id, reason) in &skipped {
+        eprintln!("skip {id}: {reason}");
+    }
+
+    let _ = libtest_mimic::run(&libtest_args(&args), trials);
+    sweep(&ctx.target);
+
+    let mut cases = std::mem::take(&mut *results.lock().unwrap());
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    let report = RunReport::new(ctx.caps.environment.clone(), cases);
+    eprintln!("conformance: {}", report.summary);
+    let json = args.report_json.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance/report.json")
+    });
+    for (path, format) in [
+        (Some(json), Format::Json),
+        (args.junit.clone(), Format::Junit),
+        (args.tap.clone(), Format::Tap),
+    ] {
+        if let Some(path) = path {
+            report::write(&report, format, &path)?;
+            eprintln!("report: {}", path.display());
+        }
+    }
+    if interrupt::requested() {
+        eprintln!("interrupted: everything the run created was removed");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn case_report(
+    id: &str,
+    status: Status,
+    duration_ms: u64,
+    case: Option<&Case>,
+    reason: Option<String>,
+) -> CaseReport {
+    CaseReport {
+        id: id.to_string(),
+        status,
+        duration_ms,
+        covers: case.map(|c| c.file.covers.clone()).unwrap_or_default(),
+        spec: case
+            .map(|c| c.file.spec.trim().to_string())
+            .unwrap_or_default(),
+        reason,
+        log: String::new(),
+    }
+}
+
+/// A host path is copied into the sandbox; anything else is a name found inside.
+fn resolve_bin(sandbox: &Sandbox, bin: &str) -> Result<String> {
+    let path = Path::new(bin);
+    if bin.contains('/') && path.is_file() {
+        let inside = sandbox
+            .install_binary(&path.canonicalize()?)
+            .with_context(|| format!("making {bin} runnable in the sandbox"))?;
+        return Ok(inside.display().to_string());
+    }
+    Ok(bin.to_string())
+}
+
+fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectations> {
+    let path = match &args.expectations {
+        Some(p) => p.clone(),
+        None => {
+            let bin = Path::new(&args.bin)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let auto = args.fixtures.join("expectations").join(format!(
+                "{bin}-{}-{}.toml",
+                caps.facts.target_version, args.sandbox
+            ));
+            if !auto.exists() {
+                eprintln!("expectations: none ({} does not exist)", auto.display());
+                return Ok(Expectations::empty());
+            }
+            auto
+        }
+    };
+    eprintln!("expectations: {}", path.display());
+    Expectations::load(&path)
+}
+
+/// A short id unique to this run, so that names of concurrent runs never clash.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:x}", (std::process::id() ^ nanos) & 0xffffff)
+}
+
+/// Removes whatever an interrupted case could not.
+fn sweep(target: &Target) {
+    for (kind, name) in names::leftovers() {
+        let args: Vec<String> = match kind {
+            names::Kind::Container => vec![
+                "rm".into(),
+                "-f".into(),
+                "-t".into(),
+                "0".into(),
+                "--ignore".into(),
+                name,
+            ],
+            names::Kind::Volume => vec!["volume".into(), "rm".into(), "-f".into(), name],
+            names::Kind::Image => vec!["rmi".into(), "-f".into(), name],
+        };
+        target.call(&args, Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,113 @@
+//! The target: the podman-compatible executable under test, with its global arguments, run inside a
+//! sandbox. Every call is recorded (argv, exit status, stdout, stderr, wall time) for the case's log
+//! and for the benchmark of the suite's own overhead.
+
+use ckpt_sandbox::Sandbox;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+pub struct Target {
+    sandbox: Sandbox,
+    /// The executable's path or name inside the sandbox.
+    pub bin: String,
+    /// Arguments before the subcommand, e.g. `--runtime runc`.
+    pub global_args: Vec<String>,
+}
+
+/// One recorded call.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub argv: Vec<String>,
+    /// `None` when the call was killed at its timeout.
+    pub exit: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub duration: Duration,
+}
+
+impl Call {
+    pub fn ok(&self) -> bool {
+        self.exit == Some(0)
+    }
+
+    /// One block of a case log: the command, its status and time, and its output.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "$ {}\n  -> {} in {:.2} s\n",
+            self.argv.join(" "),
+            match self.exit {
+                Some(code) => format!("exit {code}"),
+                None => "killed at its timeout".to_string(),
+            },
+            self.duration.as_secs_f64()
+        );
+        for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if !text.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  {name}: {}",
+                    text.trim_end().replace('\n', "\n          ")
+                );
+            }
+        }
+        s
+    }
+}
+
+impl Target {
+    pub fn new(sandbox: Sandbox, bin: String, global_args: Vec<String>) -> Target {
+        Target {
+            sandbox,
+            bin,
+            global_args,
+        }
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Runs the target with `args` (after the global ones), killed after `timeout`.
+    pub fn call(&self, args: &[String], timeout: Duration) -> Call {
+        let mut argv = vec![self.bin.clone()];
+        argv.extend(self.global_args.iter().cloned());
+        argv.extend(args.iter().cloned());
+        self.run_inside(argv, timeout)
+    }
+
+    /// Runs any command inside the sandbox (not the target), e.g. `criu --version`.
+    pub fn run_inside(&self, argv: Vec<String>, timeout: Duration) -> Call {
+        // `timeout` runs inside, so that the target and everything it started are killed there:
+        // killing our side of `nsenter` would leave them running.
+        let secs = timeout.as_secs().max(1).to_string();
+        let mut wrapped = vec!["timeout".into(), "-k".into(), "2".into(), secs];
+        wrapped.extend(argv.iter().cloned());
+        let start = Instant::now();
+        let output = self
+            .sandbox
+            .command(&wrapped)
+            .and_then(|mut c| c.output().map_err(Into::into));
+        let duration = start.elapsed();
+        match output {
+            Ok(out) => {
+                let code = out.status.code();
+                Call {
+                    argv,
+                    // timeout(1) exits 124 when it had to kill the command.
+                    exit: code.filter(|c| *c != 124),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    duration,
+                }
+            }
+            Err(e) => Call {
+                argv,
+                exit: Some(-1),
+                stdout: String::new(),
+                stderr: format!("could not run the command in the sandbox: {e:#}"),
+                duration,
+            },
+        }
+    }
+}
