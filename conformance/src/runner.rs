@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// The image every test container runs (built by the sandbox recipe).
 pub const TEST_IMAGE: &str = "localhost/busybox:latest";
+/// Its rootfs tarball inside the sandbox, for targets that do not have the image yet.
+pub const TEST_IMAGE_TARBALL: &str = "/root/busybox-image.tar";
 /// How long a workload may take to show progress, and a restored one to move on.
 const PROGRESS_WAIT: Duration = Duration::from_secs(8);
 /// Progress a running workload must reach before the steps, unless the case says otherwise: far
@@ -340,7 +342,13 @@ impl CaseRun<'_> {
             let bytes = std::fs::read(&path).map_err(|e| format!("no archive at {path}: {e}"))?;
             self.log
                 .push_str(&format!("# archive {path}: {} bytes\n", bytes.len()));
-            return Ok(archive::check_archive(&bytes, &a.expect));
+            // Volume names are placeholders too (`volumes = ["{vol:data}"]`).
+            let mut expect = a.expect.clone();
+            expect.volumes = self.resolve_all(&expect.volumes)?;
+            for file in &mut expect.volume_files {
+                file.volume = self.resolve(&file.volume)?;
+            }
+            return Ok(archive::check_archive(&bytes, &expect));
         }
         if let Some(a) = &step.annotations {
             let image = self.resolve(&a.image)?;

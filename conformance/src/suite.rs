@@ -137,6 +137,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         None => vec![],
     };
     let target = Target::new(sandbox.clone(), bin, global_args);
+    ensure_test_image(&target)?;
     let label = match args.sandbox {
         Backend::Ns => format!("ns ({})", args.suite),
         Backend::None => "none (host)".to_string(),
@@ -352,6 +353,29 @@ fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectatio
     };
     eprintln!("expectations: {}", path.display());
     Expectations::load(&path)
+}
+
+/// The test image, imported through the target itself when it does not have it yet.
+fn ensure_test_image(target: &Target) -> Result<()> {
+    let timeout = Duration::from_secs(60);
+    let image = runner::TEST_IMAGE.to_string();
+    if target
+        .call(&["image".into(), "exists".into(), image.clone()], timeout)
+        .ok()
+    {
+        return Ok(());
+    }
+    let import = target.call(
+        &["import".into(), runner::TEST_IMAGE_TARBALL.into(), image],
+        timeout,
+    );
+    if !import.ok() {
+        anyhow::bail!(
+            "the target could not import the test image:\n{}",
+            import.render()
+        );
+    }
+    Ok(())
 }
 
 /// A short id unique to this run, so that names of concurrent runs never clash.

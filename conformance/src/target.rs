@@ -47,12 +47,26 @@ impl Call {
                 let _ = writeln!(
                     s,
                     "  {name}: {}",
-                    text.trim_end().replace('\n', "\n          ")
+                    shorten(text).replace('\n', "\n          ")
                 );
             }
         }
         s
     }
+}
+
+/// Long outputs (inspect JSON) keep their head in the log.
+fn shorten(text: &str) -> String {
+    const LINES: usize = 12;
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    if lines.len() <= LINES {
+        return lines.join("\n");
+    }
+    format!(
+        "{}\n... ({} more lines)",
+        lines[..LINES].join("\n"),
+        lines.len() - LINES
+    )
 }
 
 impl Target {
