@@ -4,7 +4,7 @@
 use crate::case::{Case, ContainerSpec, SetupState, StatsKindName, Step};
 use crate::oracle::image::ContainerFacts;
 use crate::oracle::stats::StatsKind;
-use crate::oracle::{archive, image, state, stats, Finding};
+use crate::oracle::{archive, image, progress, state, stats, Finding};
 use crate::probe::Capabilities;
 use crate::target::{Call, Target};
 use crate::workload::{self, Catalog};
@@ -468,22 +468,12 @@ impl CaseRun<'_> {
         ))?;
         let name = self.container(key)?;
         let file = self.progress_file(key)?;
-        let Some(now) = self.read_progress(&name, &file)? else {
-            return Ok(vec![format!(
-                "the workload of {key} is not running after restore"
-            )]);
+        let now = self.read_progress(&name, &file)?;
+        let later = match now {
+            Some(now) => self.wait_progress(&name, &file, now + 1).ok(),
+            None => None,
         };
-        if now < mark {
-            return Ok(vec![format!(
-                "the workload of {key} started again: progress {now} after restore, {mark} before the checkpoint"
-            )]);
-        }
-        if self.wait_progress(&name, &file, now + 1).is_err() {
-            return Ok(vec![format!(
-                "the workload of {key} stopped at {now} after restore"
-            )]);
-        }
-        Ok(vec![])
+        Ok(progress::check_continues(key, mark, now, later))
     }
 
     /// Removes every container, volume and image the case created, and its files.

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod image;
+pub mod progress;
 pub mod state;
 pub mod stats;
 

@@ -1,0 +1,228 @@
+//! The suite itself, run for real against podman in the ns sandbox: it passes, it writes its reports,
+//! a malformed case fails alone, and it leaves no container, volume or image behind, even when
+//! interrupted.
+
+use ckpt_sandbox::{testing, Sandbox};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The tests count the sandbox's containers: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn suite() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_conformance"));
+    cmd.arg("--quiet");
+    cmd
+}
+
+/// Containers, volumes and images in the sandbox, by name.
+fn inventory(sandbox: &Sandbox) -> Vec<String> {
+    let mut all = vec![];
+    let listings: [&[&str]; 3] = [
+        &["podman", "ps", "-a", "--format", "{{.Names}}"],
+        &["podman", "volume", "ls", "--format", "{{.Name}}"],
+        &["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+    ];
+    for argv in listings {
+        let out = sandbox.command(argv).unwrap().output().unwrap();
+        assert!(
+            out.status.success(),
+            "{argv:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        all.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| format!("{}: {l}", argv[1])),
+        );
+    }
+    all.sort();
+    all
+}
+
+fn report(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_whole_suite_passes_on_podman_and_leaves_nothing_behind() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(sandbox) = testing::started_sandbox_or_skip("the_whole_suite_passes_on_podman") else {
+        return;
+    };
+    let before = inventory(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit, tap) = (
+        dir.path().join("r.json"),
+        dir.path().join("r.xml"),
+        dir.path().join("r.tap"),
+    );
+    let out = suite()
+        .arg("--report-json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--tap")
+        .arg(&tap)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the suite failed on podman:\n{}",
+        text(&out)
+    );
+    assert_eq!(
+        inventory(&sandbox),
+        before,
+        "the suite left something behind"
+    );
+
+    let r = report(&json);
+    let summary = &r["summary"];
+    assert_eq!(summary["failed"], 0);
+    assert_eq!(summary["xpassed"], 0);
+    assert!(summary["passed"].as_u64().unwrap() >= 60, "{summary}");
+    assert_eq!(r["environment"]["target"], "podman");
+    assert!(
+        r["environment"]["criu_version"]
+            .as_str()
+            .unwrap()
+            .contains("4."),
+        "{}",
+        r["environment"]
+    );
+    for case in r["cases"].as_array().unwrap() {
+        if case["status"] == "skipped" {
+            assert!(
+                !case["reason"].as_str().unwrap_or("").is_empty(),
+                "a skip without a reason: {case}"
+            );
+        }
+        assert!(!case["spec"].as_str().unwrap().is_empty(), "{case}");
+    }
+    let cases = r["cases"].as_array().unwrap().len();
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), cases);
+    let tap = std::fs::read_to_string(&tap).unwrap();
+    assert!(tap.contains(&format!("1..{cases}")), "{tap}");
+}
+
+#[test]
+fn a_malformed_case_fails_alone_naming_its_file_and_field() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if testing::started_sandbox_or_skip("a_malformed_case_fails_alone").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases/basic");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::copy(
+        fixtures().join("workloads.toml"),
+        dir.path().join("workloads.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("schema")).unwrap();
+    for schema in ["checkpoint-stats.schema.json", "restore-stats.schema.json"] {
+        std::fs::copy(
+            fixtures().join("schema").join(schema),
+            dir.path().join("schema").join(schema),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        fixtures().join("cases/basic/by-name.toml"),
+        cases.join("by-name.toml"),
+    )
+    .unwrap();
+    let broken = std::fs::read_to_string(fixtures().join("cases/basic/by-name.toml"))
+        .unwrap()
+        .replace("stdout =", "stdot =");
+    std::fs::write(cases.join("broken.toml"), broken).unwrap();
+
+    let json = dir.path().join("r.json");
+    let out = suite()
+        .arg("--fixtures")
+        .arg(dir.path())
+        .arg("--report-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = report(&json);
+    let by_id = |id: &str| {
+        r["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("basic.by-name")["status"], "passed");
+    let broken = by_id("basic.broken");
+    assert_eq!(broken["status"], "failed");
+    let reason = broken["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("broken.toml") && reason.contains("stdot"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn an_interrupted_run_removes_what_it_created() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(sandbox) =
+        testing::started_sandbox_or_skip("an_interrupted_run_removes_what_it_created")
+    else {
+        return;
+    };
+    let before = inventory(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = suite()
+        .args(["--report-json"])
+        .arg(dir.path().join("r.json"))
+        .args(["import", "export"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt while cases are in the middle of their steps, with containers and volumes up.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+        if inventory(&sandbox).len() >= before.len() + 2 {
+            break;
+        }
+    }
+    assert!(
+        inventory(&sandbox).len() > before.len(),
+        "the run never created anything"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "an interrupted run exits 130");
+    assert_eq!(
+        inventory(&sandbox),
+        before,
+        "the interrupted run left something behind"
+    );
+}
