@@ -77,6 +77,8 @@ pub struct Step {
     pub annotations: Option<AnnotationStep>,
     /// Wait until a container is gone (e.g. `--rm` removal after export), at most a few seconds.
     pub gone: Option<Vec<String>>,
+    /// Saved `--print-stats` of one dump wrote fewer pages than those of another.
+    pub fewer_pages: Option<FewerPages>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -115,6 +117,17 @@ pub struct StatsStep {
     /// Containers whose full IDs the statistics must list.
     #[serde(default)]
     pub containers: Vec<String>,
+    /// Keep the statistics under this name, for `fewer_pages`.
+    pub save: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FewerPages {
+    /// Saved statistics of the dump on top of a pre-checkpoint.
+    pub saved: String,
+    /// Saved statistics of a full dump to compare with.
+    pub than: String,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]
@@ -136,6 +149,7 @@ impl Step {
             ("archive", self.archive.is_some()),
             ("annotations", self.annotations.is_some()),
             ("gone", self.gone.is_some()),
+            ("fewer_pages", self.fewer_pages.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()
@@ -144,7 +158,7 @@ impl Step {
             .collect();
         match present.as_slice() {
             [one] => Ok(one),
-            [] => bail!("a step needs one action (run, exec, mark, continues, state, archive, annotations, gone)"),
+            [] => bail!("a step needs one action (run, exec, mark, continues, state, archive, annotations, gone, fewer_pages)"),
             many => bail!("a step has one action, this one has {}", many.join(" and ")),
         }
     }

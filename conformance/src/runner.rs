@@ -54,6 +54,7 @@ struct CaseRun<'a> {
     log: String,
     marks: HashMap<String, u64>,
     facts: HashMap<String, ContainerFacts>,
+    saved_stats: HashMap<String, serde_json::Value>,
 }
 
 pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
@@ -65,6 +66,7 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
         log: String::new(),
         marks: HashMap::new(),
         facts: HashMap::new(),
+        saved_stats: HashMap::new(),
     };
     let findings = run.setup_and_steps();
     run.cleanup();
@@ -373,6 +375,14 @@ impl CaseRun<'_> {
                 &facts,
             ));
         }
+        if let Some(f) = &step.fewer_pages {
+            let get = |name: &str| {
+                self.saved_stats
+                    .get(name)
+                    .ok_or(format!("no statistics saved as `{name}` before this step"))
+            };
+            return Ok(stats::check_fewer_pages(get(&f.saved)?, get(&f.than)?));
+        }
         if let Some(keys) = &step.gone {
             for key in keys {
                 let name = self.container(key)?;
@@ -439,6 +449,10 @@ impl CaseRun<'_> {
                 StatsKindName::Restore => (StatsKind::Restore, &self.ctx.restore_schema),
             };
             findings.extend(stats::check_stats(&call.stdout, kind, schema, &ids));
+            if let Some(name) = &s.save {
+                let parsed = serde_json::from_str(call.stdout.trim()).unwrap_or_default();
+                self.saved_stats.insert(name.clone(), parsed);
+            }
         }
         for (key, name, file, p) in before {
             let running = self

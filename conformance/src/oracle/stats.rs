@@ -415,3 +415,45 @@ mod tests {
         assert!(load_schema(StatsKind::Restore, Path::new("/nonexistent")).is_err());
     }
 }
+
+/// Pages CRIU wrote, summed over the containers of a `--print-stats` document.
+pub fn pages_written(stats: &Value) -> Option<u64> {
+    stats["container_statistics"]
+        .as_array()?
+        .iter()
+        .map(|c| c["criu_statistics"]["pages_written"].as_u64())
+        .sum()
+}
+
+/// `--with-previous` must write fewer pages than a full dump: only those dirtied since the
+/// pre-checkpoint (the effect of soft-dirty tracking, not the exit code).
+pub fn check_fewer_pages(incremental: &Value, full: &Value) -> Vec<Finding> {
+    match (pages_written(incremental), pages_written(full)) {
+        (Some(inc), Some(full)) if inc < full => vec![],
+        (Some(inc), Some(full)) => vec![format!(
+            "the dump on top of a pre-checkpoint wrote {inc} pages, a full dump {full}: no fewer"
+        )],
+        _ => vec!["pages_written is missing from the statistics to compare".to_string()],
+    }
+}
+
+#[cfg(test)]
+mod fewer_pages_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stats(pages: u64) -> Value {
+        json!({"container_statistics": [{"criu_statistics": {"pages_written": pages}}]})
+    }
+
+    #[test]
+    fn an_incremental_dump_writes_fewer_pages() {
+        assert!(check_fewer_pages(&stats(3), &stats(40)).is_empty());
+    }
+
+    #[test]
+    fn a_full_dump_disguised_as_incremental_fails() {
+        assert_eq!(check_fewer_pages(&stats(40), &stats(40)).len(), 1);
+        assert_eq!(check_fewer_pages(&json!({}), &stats(40)).len(), 1);
+    }
+}
