@@ -105,7 +105,10 @@ impl Target {
         let duration = start.elapsed();
         match output {
             Ok(out) => {
-                let code = out.status.code();
+                // A command killed by a signal reports 128 + the signal, as a shell would.
+                let code = out.status.code().or_else(|| {
+                    std::os::unix::process::ExitStatusExt::signal(&out.status).map(|s| 128 + s)
+                });
                 Call {
                     argv,
                     // timeout(1) exits 124 when it had to kill the command.
