@@ -392,4 +392,46 @@ mod fixtures {
             .collect();
         assert!(errors.is_empty(), "{}", errors.join("\n"));
     }
+
+    /// The cases cover every option of the man page and each of its examples.
+    #[test]
+    fn the_cases_cover_every_option_and_example_of_the_man_page() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cases");
+        let cases: Vec<_> = super::load_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        let covered: std::collections::BTreeSet<&str> = cases
+            .iter()
+            .flat_map(|c| c.file.covers.iter().map(String::as_str))
+            .collect();
+        let options = [
+            "--all",
+            "--compress",
+            "--create-image",
+            "--export",
+            "--file-locks",
+            "--ignore-rootfs",
+            "--ignore-volumes",
+            "--keep",
+            "--latest",
+            "--leave-running",
+            "--pre-checkpoint",
+            "--print-stats",
+            "--tcp-established",
+            "--with-previous",
+        ];
+        let missing: Vec<_> = options.iter().filter(|o| !covered.contains(*o)).collect();
+        assert!(missing.is_empty(), "options no case covers: {missing:?}");
+        for example in ["Example 1", "Example 2", "Examples 3 and 4", "Example 5"] {
+            assert!(
+                cases.iter().any(|c| c.file.spec.contains(example)),
+                "no case cites the man page's {example}"
+            );
+        }
+        assert!(cases.len() >= 60, "only {} cases", cases.len());
+        let validation = cases.iter().filter(|c| c.group() == "validation").count();
+        assert!(validation >= 13, "only {validation} validation cases");
+    }
 }
