@@ -91,11 +91,7 @@ fn misbehaving_targets_fail_their_cases_and_leave_nothing_behind() {
             "head -c 300 /dev/urandom | tr -d '\\000'; exit 0",
             "stdout was",
         ),
-        (
-            "does-nothing",
-            "echo \"$3\"; exit 0",
-            "State.Status",
-        ),
+        ("does-nothing", "echo \"$3\"; exit 0", "State.Status"),
     ];
     for (name, behaviour, expected) in targets {
         let report = run_against(&sandbox, name, behaviour);
