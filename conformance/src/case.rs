@@ -79,6 +79,12 @@ pub struct Step {
     pub gone: Option<Vec<String>>,
     /// Saved `--print-stats` of one dump wrote fewer pages than those of another.
     pub fewer_pages: Option<FewerPages>,
+    /// Mount a small tmpfs on a folder inside the sandbox (a full disk), removed after the case.
+    pub tmpfs: Option<TmpfsStep>,
+    /// Run these target commands at the same time: exactly one must succeed, the others exit 125.
+    pub race: Option<Vec<Vec<String>>>,
+    /// These files must not exist (e.g. no partial archive after a failed export).
+    pub no_file: Option<Vec<String>>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -123,6 +129,15 @@ pub struct StatsStep {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TmpfsStep {
+    /// The folder, e.g. `{file:small}`: created, then a tmpfs of `size` mounted on it.
+    pub dir: String,
+    /// tmpfs size, e.g. `64k`.
+    pub size: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FewerPages {
     /// Saved statistics of the dump on top of a pre-checkpoint.
     pub saved: String,
@@ -150,6 +165,9 @@ impl Step {
             ("annotations", self.annotations.is_some()),
             ("gone", self.gone.is_some()),
             ("fewer_pages", self.fewer_pages.is_some()),
+            ("tmpfs", self.tmpfs.is_some()),
+            ("race", self.race.is_some()),
+            ("no_file", self.no_file.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()
@@ -158,7 +176,7 @@ impl Step {
             .collect();
         match present.as_slice() {
             [one] => Ok(one),
-            [] => bail!("a step needs one action (run, exec, mark, continues, state, archive, annotations, gone, fewer_pages)"),
+            [] => bail!("a step needs one action (see fixtures/cases/README.md)"),
             many => bail!("a step has one action, this one has {}", many.join(" and ")),
         }
     }

@@ -11,7 +11,7 @@ use std::sync::{LazyLock, Mutex};
 
 /// `{c}`, `{id:c}`, `{file:ckpt.tar}`, ...: the placeholders of case files.
 pub static PLACEHOLDER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{([a-z_]+:)?[A-Za-z0-9_.-]+\}").unwrap());
+    LazyLock::new(|| Regex::new(r"\{([a-z_]+:)?[A-Za-z0-9_./-]+\}").unwrap());
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -65,6 +65,9 @@ impl Names {
             Some(("image", x)) => {
                 // podman stores `--create-image NAME` as localhost/NAME:latest.
                 Ok(self.hand_out(Kind::Image, format!("localhost/{}:latest", unique(x))))
+            }
+            Some(("file", x)) if x.split('/').any(|p| p == ".." || p.is_empty()) => {
+                Err(format!("{{file:{x}}} must stay inside the case's folder"))
             }
             Some(("file", x)) => Ok(self.files.join(x).display().to_string()),
             Some((other, _)) => Err(format!(

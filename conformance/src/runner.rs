@@ -55,6 +55,8 @@ struct CaseRun<'a> {
     marks: HashMap<String, u64>,
     facts: HashMap<String, ContainerFacts>,
     saved_stats: HashMap<String, serde_json::Value>,
+    /// tmpfs mounted by the case inside the sandbox, unmounted at cleanup.
+    mounts: Vec<String>,
 }
 
 pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
@@ -67,6 +69,7 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
         marks: HashMap::new(),
         facts: HashMap::new(),
         saved_stats: HashMap::new(),
+        mounts: vec![],
     };
     let findings = run.setup_and_steps();
     run.cleanup();
@@ -383,6 +386,51 @@ impl CaseRun<'_> {
             };
             return Ok(stats::check_fewer_pages(get(&f.saved)?, get(&f.than)?));
         }
+        if let Some(t) = &step.tmpfs {
+            let dir = self.resolve(&t.dir)?;
+            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
+            let argv = [
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={}", t.size),
+                "tmpfs",
+                &dir,
+            ];
+            let call = self
+                .ctx
+                .target
+                .run_inside(argv.map(String::from).to_vec(), self.budget()?);
+            self.log.push_str(&call.render());
+            if !call.ok() {
+                return Err(format!(
+                    "could not mount a tmpfs on {dir}: {}",
+                    call.stderr.trim()
+                ));
+            }
+            self.mounts.push(dir);
+            return Ok(vec![]);
+        }
+        if let Some(commands) = &step.race {
+            return self.race(commands);
+        }
+        if let Some(files) = &step.no_file {
+            let mut findings = vec![];
+            for f in files {
+                // Looked up inside the sandbox: a tmpfs mounted there is invisible from the host.
+                let path = self.resolve(f)?;
+                let argv = vec!["test".to_string(), "-e".to_string(), path.clone()];
+                let call = self.ctx.target.run_inside(argv, self.budget()?);
+                self.log.push_str(&call.render());
+                match call.exit {
+                    Some(1) => {}
+                    Some(0) => findings.push(format!("{path} exists")),
+                    other => return Err(format!("cannot tell whether {path} exists ({other:?})")),
+                }
+            }
+            return Ok(findings);
+        }
         if let Some(keys) = &step.gone {
             for key in keys {
                 let name = self.container(key)?;
@@ -490,6 +538,47 @@ impl CaseRun<'_> {
         Ok(progress::check_continues(key, mark, now, later))
     }
 
+    /// Runs the commands at once; exactly one may succeed, the others must be refused with 125.
+    fn race(&mut self, commands: &[Vec<String>]) -> Result<Vec<Finding>, Finding> {
+        let argvs = commands
+            .iter()
+            .map(|argv| self.resolve_all(argv))
+            .collect::<Result<Vec<_>, _>>()?;
+        let budget = self.budget()?;
+        let target = &self.ctx.target;
+        let calls: Vec<Call> = std::thread::scope(|scope| {
+            let handles: Vec<_> = argvs
+                .iter()
+                .map(|args| scope.spawn(move || target.call(args, budget)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a race thread panicked"))
+                .collect()
+        });
+        for call in &calls {
+            self.log.push_str(&call.render());
+        }
+        let winners = calls.iter().filter(|c| c.ok()).count();
+        let mut findings = vec![];
+        if winners != 1 {
+            findings.push(format!(
+                "{winners} of {} concurrent commands succeeded, expected exactly one",
+                calls.len()
+            ));
+        }
+        for call in calls.iter().filter(|c| !c.ok()) {
+            if call.exit != Some(125) || !call.stderr.contains("Error:") {
+                findings.push(format!(
+                    "a losing command must fail cleanly (exit 125, `Error: ...`), got exit {:?}: {}",
+                    call.exit,
+                    call.stderr.trim()
+                ));
+            }
+        }
+        Ok(findings)
+    }
+
     /// Removes every container, volume and image the case created, and its files.
     fn cleanup(&mut self) {
         let (containers, volumes, images) = self.names.created();
@@ -510,6 +599,11 @@ impl CaseRun<'_> {
         for i in images {
             let args = ["rmi", "-f", i.as_str()].map(String::from).to_vec();
             self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
+        }
+        for dir in std::mem::take(&mut self.mounts) {
+            let argv = vec!["umount".to_string(), "-l".to_string(), dir];
+            self.log
+                .push_str(&t.run_inside(argv, CLEANUP_TIMEOUT).render());
         }
         let _ = std::fs::remove_dir_all(self.names.files_dir());
     }
