@@ -17,6 +17,8 @@ struct Cli {
 enum Task {
     /// Run the conformance suite against a podman-compatible binary in a sandbox.
     Conformance(Box<conformance::suite::SuiteArgs>),
+    /// Run the suite against mutants of a target (the target deviating in one way each).
+    Mutants(Box<mutants::harness::MutantsArgs>),
     /// Build, start, enter, stop or destroy the sandbox where real containers run.
     Sandbox {
         #[command(flatten)]
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
 fn run(task: Task) -> Result<ExitCode> {
     match task {
         Task::Conformance(args) => return conformance::suite::run(*args),
+        Task::Mutants(args) => return mutants::harness::run(*args),
         Task::Sandbox { opts, action } => {
             let sandbox = opts.sandbox()?;
             match action {

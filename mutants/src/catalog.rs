@@ -1,0 +1,468 @@
+//! The mutants: each is the real target behind the shim, deviating in exactly one documented way,
+//! with the cases that could notice it (filters, as for `cargo xtask conformance`).
+
+use crate::archive::ArchiveEdit;
+use crate::args::Verb;
+use crate::output::{AnnotationEdit, InspectEdit, StatsEdit};
+
+/// How a mutant deviates from the target it wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deviation {
+    /// None: the control run (the shim alone must pass what the target passes).
+    Control,
+    /// `--compress FROM` (in any case) is run as `--compress TO`.
+    CompressionReplaced {
+        from: &'static str,
+        to: &'static str,
+    },
+    /// With `--export` and no `--compress`, this compression instead of zstd.
+    DefaultCompression(&'static str),
+    /// `--compress` accepts lowercase names only.
+    CompressionCaseSensitive,
+    /// An unknown `--compress` value is refused before the check that `--export` is given.
+    CompressionValueCheckedFirst,
+    /// The option (and its value) never reaches the target.
+    FlagDropped {
+        verbs: &'static [Verb],
+        long: &'static str,
+    },
+    /// The option is always given.
+    FlagAdded {
+        verbs: &'static [Verb],
+        long: &'static str,
+    },
+    /// The exported archive, after the target wrote it.
+    Archive(ArchiveEdit),
+    /// `image inspect` of a checkpoint image.
+    Annotation(AnnotationEdit),
+    /// The `--print-stats` JSON of checkpoint and restore.
+    Stats(StatsEdit),
+    /// `container inspect`.
+    Inspect(InspectEdit),
+    /// A refused command line exits 0 instead of 125.
+    ValidationExitsZero,
+    /// Checkpoint and restore errors exit 1 instead of 125.
+    ErrorsExitOne,
+    /// Checkpoint and restore errors are worded differently.
+    ErrorsReworded,
+    /// Checkpoint and restore print full IDs where podman prints the name or ID as given.
+    FullIdsPrinted,
+    /// `--all` acts on the first container only.
+    AllFirstOnly,
+    /// Named containers are checkpointed one at a time, so an unknown name stops nothing.
+    OneAtATime,
+    /// A checkpoint that fails leaves an empty export file behind, over any archive there.
+    ExportClobberedOnFailure,
+    /// An in-place restore starts the container afresh instead of restoring it.
+    RestoreRestarts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mutant {
+    pub name: &'static str,
+    pub deviation: Deviation,
+    /// The deviation in one sentence, for the report.
+    pub description: &'static str,
+    /// The cases that can notice it (substrings of case ids); empty: every case.
+    pub filters: &'static [&'static str],
+    /// Why no case can tell it from the target, when that is so: it must survive, and a kill
+    /// means the suite demands more than the spec.
+    pub equivalent: Option<&'static str>,
+    /// In `--fast`, with these narrower filters.
+    pub fast: Option<&'static [&'static str]>,
+}
+
+const CHECKPOINT: &[Verb] = &[Verb::Checkpoint];
+const RESTORE: &[Verb] = &[Verb::Restore];
+const BOTH: &[Verb] = &[Verb::Checkpoint, Verb::Restore];
+
+/// Cases that export or import an archive.
+const ARCHIVES: &[&str] = &["export", "import"];
+
+const fn mutant(name: &'static str, deviation: Deviation, description: &'static str) -> Mutant {
+    Mutant {
+        name,
+        deviation,
+        description,
+        filters: &[],
+        equivalent: None,
+        fast: None,
+    }
+}
+
+impl Mutant {
+    const fn on(mut self, filters: &'static [&'static str]) -> Mutant {
+        self.filters = filters;
+        self
+    }
+
+    const fn fast(mut self, filters: &'static [&'static str]) -> Mutant {
+        self.fast = Some(filters);
+        self
+    }
+
+    const fn equivalent(mut self, why: &'static str) -> Mutant {
+        self.equivalent = Some(why);
+        self
+    }
+}
+
+/// The control run: the shim passing everything through.
+pub const CONTROL: Mutant = mutant(
+    "control",
+    Deviation::Control,
+    "no deviation: the shim passes every command to the target unchanged",
+);
+
+use Deviation as D;
+
+pub const CATALOG: &[Mutant] = &[
+    // --- compression ---
+    mutant(
+        "compress-gzip-as-zstd",
+        D::CompressionReplaced { from: "gzip", to: "zstd" },
+        "`--compress gzip` writes a zstd archive",
+    )
+    .on(ARCHIVES)
+    .fast(&["export.compress-gzip"]),
+    mutant(
+        "compress-none-as-gzip",
+        D::CompressionReplaced { from: "none", to: "gzip" },
+        "`--compress none` writes a gzip archive",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "compress-zstd-as-none",
+        D::CompressionReplaced { from: "zstd", to: "none" },
+        "an explicit `--compress zstd` writes a plain tar",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "default-gzip",
+        D::DefaultCompression("gzip"),
+        "without `--compress`, the archive is gzip instead of zstd",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "always-plain-tar",
+        D::Archive(ArchiveEdit::Decompressed),
+        "every archive is written as a plain tar, whatever `--compress` says",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "compress-case-sensitive",
+        D::CompressionCaseSensitive,
+        "`--compress NONE` is refused: only lowercase names are accepted",
+    )
+    .on(&["export.compress", "validation"]),
+    mutant(
+        "compress-value-checked-first",
+        D::CompressionValueCheckedFirst,
+        "an unknown `--compress` value is refused before `--compress` without `--export` is",
+    )
+    .on(&["validation"]),
+    mutant(
+        "zstd-level-19",
+        D::Archive(ArchiveEdit::ZstdLevel(19)),
+        "zstd archives are compressed at level 19 instead of 3",
+    )
+    .on(ARCHIVES)
+    .equivalent("the man page and podman promise zstd, not a compression level; any level decodes the same"),
+    // --- options that never reach the target ---
+    mutant(
+        "drop-leave-running",
+        D::FlagDropped { verbs: CHECKPOINT, long: "leave-running" },
+        "`--leave-running`/`-R` is ignored: the container stops",
+    )
+    .on(&["leave-running", "export.bad-path", "create-image"])
+    .fast(&["leave-running.stays-running"]),
+    mutant(
+        "drop-tcp-established",
+        D::FlagDropped { verbs: BOTH, long: "tcp-established" },
+        "`--tcp-established` is ignored by checkpoint and restore",
+    )
+    .on(&["tcp"]),
+    mutant(
+        "drop-file-locks",
+        D::FlagDropped { verbs: BOTH, long: "file-locks" },
+        "`--file-locks` is ignored by checkpoint and restore",
+    )
+    .on(&["file-locks"]),
+    mutant(
+        "drop-ignore-rootfs",
+        D::FlagDropped { verbs: CHECKPOINT, long: "ignore-rootfs" },
+        "checkpoint ignores `--ignore-rootfs`: the archive has the rootfs changes",
+    )
+    .on(&["ignore-rootfs", "import"]),
+    mutant(
+        "drop-ignore-volumes",
+        D::FlagDropped { verbs: CHECKPOINT, long: "ignore-volumes" },
+        "checkpoint ignores `--ignore-volumes`: the archive has the volumes",
+    )
+    .on(&["ignore-volumes", "import"]),
+    mutant(
+        "restore-drop-ignore-rootfs",
+        D::FlagDropped { verbs: RESTORE, long: "ignore-rootfs" },
+        "restore ignores `--ignore-rootfs`: the archive's rootfs changes are applied",
+    )
+    .on(&["ignore-rootfs", "import"]),
+    mutant(
+        "restore-drop-ignore-volumes",
+        D::FlagDropped { verbs: RESTORE, long: "ignore-volumes" },
+        "restore ignores `--ignore-volumes`: the archive's volumes are restored",
+    )
+    .on(&["ignore-volumes", "import"]),
+    mutant(
+        "drop-keep",
+        D::FlagDropped { verbs: BOTH, long: "keep" },
+        "`--keep`/`-k` is ignored: CRIU's files are deleted",
+    )
+    .on(&["keep"]),
+    mutant(
+        "drop-create-image",
+        D::FlagDropped { verbs: CHECKPOINT, long: "create-image" },
+        "`--create-image IMAGE` is ignored: no image is made",
+    )
+    .on(&["create-image"]),
+    mutant(
+        "drop-print-stats",
+        D::FlagDropped { verbs: BOTH, long: "print-stats" },
+        "`--print-stats` is ignored: the names are printed",
+    )
+    .on(&["print-stats"]),
+    mutant(
+        "restore-drop-name",
+        D::FlagDropped { verbs: RESTORE, long: "name" },
+        "restore ignores `--name`/`-n`: the copy gets the checkpointed container's name",
+    )
+    .on(&["import", "create-image.restore", "leave-running.export"]),
+    // --- options that are always on ---
+    mutant(
+        "checkpoint-leaves-running",
+        D::FlagAdded { verbs: CHECKPOINT, long: "leave-running" },
+        "checkpoint always leaves the container running",
+    )
+    .on(&["basic", "all", "latest", "export.compress"]),
+    mutant(
+        "tcp-established-by-default",
+        D::FlagAdded { verbs: BOTH, long: "tcp-established" },
+        "established TCP connections are always checkpointed and restored",
+    )
+    .on(&["tcp"]),
+    mutant(
+        "file-locks-by-default",
+        D::FlagAdded { verbs: CHECKPOINT, long: "file-locks" },
+        "file locks are always checkpointed",
+    )
+    .on(&["file-locks"]),
+    mutant(
+        "keep-by-default",
+        D::FlagAdded { verbs: BOTH, long: "keep" },
+        "CRIU's files are always kept, as with `--keep`",
+    )
+    .on(&["basic", "keep", "leave-running"]),
+    // --- the archive ---
+    mutant(
+        "archive-without-stats-dump",
+        D::Archive(ArchiveEdit::Without("stats-dump")),
+        "the archive has no `stats-dump`",
+    )
+    .on(ARCHIVES)
+    .fast(&["export.stats-dump"]),
+    mutant(
+        "archive-without-config-dump",
+        D::Archive(ArchiveEdit::Without("config.dump")),
+        "the archive has no `config.dump`",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "archive-without-rootfs-diff",
+        D::Archive(ArchiveEdit::Without("rootfs-diff.tar")),
+        "the archive has no `rootfs-diff.tar`",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "archive-without-volumes",
+        D::Archive(ArchiveEdit::Without("volumes/")),
+        "the archive has no `volumes/<name>.tar`",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "archive-with-dump-log",
+        D::Archive(ArchiveEdit::Extra { path: "dump.log", content: "(00.000000) Dumping finished successfully\n" }),
+        "the archive has an extra `dump.log`",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "archive-deleted-files-emptied",
+        D::Archive(ArchiveEdit::DeletedFilesEmptied),
+        "`deleted.files` lists no deletion (`[]`)",
+    )
+    .on(ARCHIVES),
+    mutant(
+        "archive-members-sorted",
+        D::Archive(ArchiveEdit::Sorted),
+        "the archive's members are in path order, not in the order podman walks them",
+    )
+    .on(ARCHIVES)
+    .equivalent("the order of members is not part of the archive layout; tar readers do not depend on it"),
+    // --- the checkpoint image ---
+    mutant(
+        "image-without-runtime-version",
+        D::Annotation(AnnotationEdit::Dropped("runtime.version")),
+        "`image inspect` lacks the `runtime.version` annotation",
+    )
+    .on(&["create-image"]),
+    mutant(
+        "image-kernel-truncated",
+        D::Annotation(AnnotationEdit::KernelTruncated),
+        "the `host.kernel` annotation lacks the local version (`6.1.0` for `6.1.0-40-amd64`)",
+    )
+    .on(&["create-image"]),
+    mutant(
+        "image-criu-dotted",
+        D::Annotation(AnnotationEdit::CriuDotted),
+        "the `criu.version` annotation is `4.2.1` instead of `40201`",
+    )
+    .on(&["create-image"])
+    .fast(&["create-image.annotations"]),
+    // --- --print-stats ---
+    mutant(
+        "stats-warning-line",
+        D::Stats(StatsEdit::WarningLine),
+        "a warning line on stdout before the statistics JSON",
+    )
+    .on(&["print-stats"]),
+    mutant(
+        "stats-duration-renamed",
+        D::Stats(StatsEdit::DurationRenamed),
+        "`podman_<kind>_duration` is called `podman_duration`",
+    )
+    .on(&["print-stats"])
+    .fast(&["print-stats.checkpoint"]),
+    mutant(
+        "stats-duration-as-string",
+        D::Stats(StatsEdit::DurationAsString),
+        "`runtime_<kind>_duration` is a string",
+    )
+    .on(&["print-stats"]),
+    mutant(
+        "stats-runtime-exceeds-podman",
+        D::Stats(StatsEdit::RuntimeExceedsPodman),
+        "`runtime_<kind>_duration` is longer than the podman duration around it",
+    )
+    .on(&["print-stats"]),
+    mutant(
+        "stats-first-container-only",
+        D::Stats(StatsEdit::FirstContainerOnly),
+        "statistics for the first container only",
+    )
+    .on(&["print-stats"]),
+    // --- the command line ---
+    mutant(
+        "validation-exits-zero",
+        D::ValidationExitsZero,
+        "a refused command line exits 0 (its error message is still printed)",
+    )
+    .on(&["validation"])
+    .fast(&["validation.all-and-latest"]),
+    mutant(
+        "errors-exit-one",
+        D::ErrorsExitOne,
+        "checkpoint and restore errors exit 1 instead of 125",
+    )
+    .on(&["validation", "export.bad-path", "tcp.without", "file-locks.without"]),
+    mutant(
+        "errors-reworded",
+        D::ErrorsReworded,
+        "checkpoint and restore errors say the same in other words",
+    )
+    .on(&["validation", "export.bad-path", "latest.newest-not-running"]),
+    mutant(
+        "full-ids-printed",
+        D::FullIdsPrinted,
+        "checkpoint and restore print full IDs instead of the names given",
+    )
+    .on(&["basic", "keep", "leave-running.short"]),
+    mutant(
+        "all-first-only",
+        D::AllFirstOnly,
+        "`--all` acts on the first container only",
+    )
+    .on(&["all"]),
+    mutant(
+        "one-at-a-time",
+        D::OneAtATime,
+        "named containers are checkpointed one at a time, so one unknown name does not stop the others",
+    )
+    .on(&["validation.one-unknown", "basic.several", "print-stats.several"]),
+    mutant(
+        "export-clobbered-on-failure",
+        D::ExportClobberedOnFailure,
+        "a failed checkpoint with `--export` leaves an empty file at the export path",
+    )
+    .on(&["validation.export", "export.bad-path"]),
+    // --- the container's state ---
+    mutant(
+        "restore-restarts",
+        D::RestoreRestarts,
+        "an in-place restore starts the container afresh (`start`): the workload begins again",
+    )
+    .on(&["basic", "keep", "file-locks", "tcp.established", "print-stats.restore"])
+    .fast(&["basic.restore-continues"]),
+    mutant(
+        "inspect-not-checkpointed",
+        D::Inspect(InspectEdit::NotCheckpointed),
+        "`container inspect` reports `Checkpointed: false`",
+    )
+    .on(&["basic", "keep", "all", "latest"])
+    .fast(&["basic.by-name"]),
+    mutant(
+        "inspect-not-restored",
+        D::Inspect(InspectEdit::NotRestored),
+        "`container inspect` reports `Restored: false`",
+    )
+    .on(&["basic", "keep", "import"]),
+];
+
+pub fn find(name: &str) -> Option<&'static Mutant> {
+    std::iter::once(&CONTROL)
+        .chain(CATALOG)
+        .find(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_findable() {
+        let mut names: Vec<&str> = CATALOG.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOG.len());
+        assert!(find("control").is_some());
+        assert!(CATALOG.iter().all(|m| find(m.name) == Some(m)));
+        assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn every_mutant_deviates_and_is_described() {
+        assert!(CATALOG.len() >= 25);
+        for m in CATALOG {
+            assert_ne!(m.deviation, Deviation::Control, "{}", m.name);
+            assert!(
+                !m.description.is_empty() && !m.filters.is_empty(),
+                "{}",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_fast_subset_is_small() {
+        let fast: Vec<_> = CATALOG.iter().filter_map(|m| m.fast).collect();
+        assert!((5..=10).contains(&fast.len()));
+        assert!(fast.iter().all(|f| f.len() == 1));
+    }
+}

@@ -1,0 +1,722 @@
+//! `cargo xtask mutants`: runs the suite against the control (the shim passing everything through)
+//! and against each mutant, and reports which cases kill which mutant.
+//!
+//! Each run is `conformance::suite::run` in this process, with the mutant's case filters and its
+//! own JSON report: the same code path as `cargo xtask conformance`, without a second program to
+//! build and parse the output of. A mutant is killed when a case fails (`failed` or `xpassed`)
+//! that passed in the control run; a case the control fails proves nothing.
+
+use crate::catalog::{self, Mutant, CATALOG, CONTROL};
+use crate::shim::ShimConfig;
+use anyhow::{bail, Context, Result};
+use ckpt_sandbox::{Backend, Config, Sandbox};
+use clap::Parser;
+use conformance::report::Status;
+use conformance::suite::SuiteArgs;
+use nix::unistd::{close, dup, dup2};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MutantsArgs {
+    /// The real target every mutant wraps: a host path (made runnable inside the sandbox) or a
+    /// name found inside it.
+    #[arg(long, default_value = "podman")]
+    pub bin: String,
+    /// Only this mutant (repeatable); default: the whole catalog.
+    #[arg(long = "mutant", value_name = "NAME")]
+    pub mutants: Vec<String>,
+    /// The CI subset: a handful of mutants, each against one case.
+    #[arg(long)]
+    pub fast: bool,
+    /// Write the JSON report here (default: target/mutants/report.json).
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+    /// Write the readable report here (default: docs/mutants.md when the whole catalog runs,
+    /// target/mutants/mutants.md otherwise).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Cases run at once in each suite run.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// List the catalog instead of running it.
+    #[arg(long)]
+    pub list: bool,
+    /// Debian suite of the ns sandbox: trixie (podman 5.4) or forky (podman 5.8).
+    #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
+    pub suite: String,
+    /// Where built sandboxes are kept.
+    #[arg(long, env = "CKPT_SANDBOX_CACHE")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The part of the suite's JSON report the harness reads.
+#[derive(Deserialize)]
+struct SuiteReport {
+    environment: serde_json::Value,
+    cases: Vec<SuiteCase>,
+}
+
+#[derive(Deserialize)]
+struct SuiteCase {
+    id: String,
+    status: Status,
+    reason: Option<String>,
+}
+
+/// What one run of the suite against one shim gave.
+struct RunResult {
+    cases: Vec<SuiteCase>,
+    environment: serde_json::Value,
+    seconds: f64,
+    /// Why the suite could not run (it never got to the cases).
+    error: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Killed,
+    Survived,
+    /// The suite did not run; neither killed nor survived.
+    Error,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Kill {
+    pub case: String,
+    /// The case's first finding: how it noticed.
+    pub finding: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct MutantReport {
+    pub name: String,
+    pub deviation: String,
+    pub filters: Vec<String>,
+    pub equivalent: Option<String>,
+    pub verdict: Verdict,
+    pub killed_by: Vec<Kill>,
+    pub cases_run: usize,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CaseKills {
+    pub case: String,
+    /// How many mutants it ran against.
+    pub ran_against: usize,
+    pub kills: Vec<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Score {
+    pub total: usize,
+    pub killed: usize,
+    pub equivalent: usize,
+    /// killed / total.
+    pub score: f64,
+    /// Killed among the mutants not documented as equivalent.
+    pub killed_not_equivalent: usize,
+    /// killed_not_equivalent / (total - equivalent).
+    pub score_not_equivalent: f64,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub target: String,
+    pub environment: serde_json::Value,
+    pub fast: bool,
+    pub seconds: f64,
+    pub score: Score,
+    /// Cases the control run failed: the shim or the target fails them alone, so they kill
+    /// nothing.
+    pub control_failures: Vec<Kill>,
+    pub mutants: Vec<MutantReport>,
+    pub cases: Vec<CaseKills>,
+    /// Cases that ran against at least one mutant and killed none.
+    pub idle_cases: Vec<String>,
+}
+
+impl Report {
+    /// Equivalent mutants must survive, the others must be killed, and the control must pass.
+    pub fn is_success(&self) -> bool {
+        self.control_failures.is_empty()
+            && self.mutants.iter().all(|m| match m.equivalent {
+                Some(_) => m.verdict == Verdict::Survived,
+                None => m.verdict == Verdict::Killed,
+            })
+    }
+}
+
+/// `SuiteArgs` from command-line words, so that its defaults stay the suite's own.
+#[derive(Parser)]
+struct SuiteCli {
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+fn workspace() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The mutants to run, each with its case filters.
+fn select(args: &MutantsArgs) -> Result<Vec<(&'static Mutant, Vec<String>)>> {
+    let chosen: Vec<&'static Mutant> = if args.mutants.is_empty() {
+        CATALOG
+            .iter()
+            .filter(|m| !args.fast || m.fast.is_some())
+            .collect()
+    } else {
+        args.mutants
+            .iter()
+            .map(|name| {
+                catalog::find(name)
+                    .filter(|m| m.name != CONTROL.name)
+                    .with_context(|| {
+                        format!("no mutant {name:?}: `cargo xtask mutants --list` lists them")
+                    })
+            })
+            .collect::<Result<_>>()?
+    };
+    Ok(chosen
+        .into_iter()
+        .map(|m| {
+            let filters = match m.fast {
+                Some(fast) if args.fast => fast,
+                _ => m.filters,
+            };
+            (m, filters.iter().map(|f| f.to_string()).collect())
+        })
+        .collect())
+}
+
+fn list() {
+    println!(
+        "{:<32} {:<11} {:<40} deviation",
+        "mutant", "equivalent", "cases"
+    );
+    for m in CATALOG {
+        println!(
+            "{:<32} {:<11} {:<40} {}",
+            m.name,
+            if m.equivalent.is_some() { "yes" } else { "" },
+            m.filters.join(" "),
+            m.description
+        );
+    }
+}
+
+/// Builds `mutant-shim` with the cargo running this task and returns its path.
+fn build_shim() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "--package", "mutants", "--bin", "mutant-shim"])
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo build for the shim")?;
+    if !out.status.success() {
+        bail!("building mutant-shim failed");
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "mutant-shim")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .context("cargo build named no mutant-shim executable")
+}
+
+struct Harness {
+    args: MutantsArgs,
+    sandbox: Sandbox,
+    shim: PathBuf,
+    /// The real target as the shim inside the sandbox calls it.
+    target: String,
+    dir: PathBuf,
+}
+
+impl Harness {
+    /// Installs the shim as `mutant-<name>` with its configuration and runs the suite against it.
+    fn run(&self, mutant: &Mutant, filters: &[String]) -> Result<RunResult> {
+        let staged = self.dir.join("bin").join(format!("mutant-{}", mutant.name));
+        std::fs::create_dir_all(self.dir.join("bin"))?;
+        std::fs::copy(&self.shim, &staged)?;
+        let inside = self.sandbox.install_binary(&staged)?;
+        ShimConfig {
+            mutant: mutant.name.into(),
+            target: self.target.clone(),
+        }
+        .write_for(&inside)?;
+
+        let report = self
+            .dir
+            .join("reports")
+            .join(format!("{}.json", mutant.name));
+        let _ = std::fs::remove_file(&report);
+        let mut words: Vec<String> = vec!["conformance".into(), "--quiet".into()];
+        for (flag, value) in [
+            ("--bin", inside.display().to_string()),
+            ("--report-json", report.display().to_string()),
+            ("--jobs", self.args.jobs.to_string()),
+            ("--suite", self.args.suite.clone()),
+        ] {
+            words.extend([flag.to_string(), value]);
+        }
+        if let Some(dir) = &self.args.cache_dir {
+            words.extend(["--cache-dir".into(), dir.display().to_string()]);
+        }
+        words.push("--".into());
+        words.extend(filters.iter().cloned());
+        let suite_args = SuiteCli::try_parse_from(words)?.suite;
+
+        let log = self.dir.join("logs").join(format!("{}.log", mutant.name));
+        let started = Instant::now();
+        let outcome = {
+            let _console = Console::to_file(&log)?;
+            conformance::suite::run(suite_args)
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let read = || -> Result<SuiteReport> {
+            let text = std::fs::read_to_string(&report)?;
+            Ok(serde_json::from_str(&text)?)
+        };
+        Ok(match (outcome, read()) {
+            (Ok(_), Ok(r)) => RunResult {
+                cases: r.cases,
+                environment: r.environment,
+                seconds,
+                error: None,
+            },
+            (Err(e), _) => RunResult::failed(format!("{e:#}"), seconds),
+            (Ok(_), Err(e)) => {
+                RunResult::failed(format!("no report at {}: {e:#}", report.display()), seconds)
+            }
+        })
+    }
+}
+
+/// While it lives, this process's stdout and stderr go to a file: the suite prints the whole log
+/// of every failing case there, far too much for a console when most cases kill a mutant, and the
+/// reports carry the findings anyway.
+struct Console {
+    saved: [RawFd; 2],
+}
+
+impl Console {
+    fn to_file(path: &Path) -> Result<Console> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::File::create(path)?;
+        flush();
+        let saved = [dup(1)?, dup(2)?];
+        dup2(file.as_raw_fd(), 1)?;
+        dup2(file.as_raw_fd(), 2)?;
+        Ok(Console { saved })
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        flush();
+        for (fd, saved) in [1, 2].into_iter().zip(self.saved) {
+            let _ = dup2(saved, fd);
+            let _ = close(saved);
+        }
+    }
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+impl RunResult {
+    fn failed(error: String, seconds: f64) -> RunResult {
+        RunResult {
+            cases: vec![],
+            environment: serde_json::Value::Null,
+            seconds,
+            error: Some(error),
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").to_string()
+}
+
+pub fn run(args: MutantsArgs) -> Result<ExitCode> {
+    if args.list {
+        list();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let selected = select(&args)?;
+    let whole_catalog = args.mutants.is_empty() && !args.fast;
+    let started = Instant::now();
+    let shim = build_shim()?;
+    let sandbox = Sandbox::new(Config {
+        backend: Backend::Ns,
+        suite: args.suite.clone(),
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(ckpt_sandbox::default_cache_dir),
+    })?;
+    sandbox.start()?;
+    let path = Path::new(&args.bin);
+    let target = if args.bin.contains('/') && path.is_file() {
+        let inside = sandbox.install_binary(&path.canonicalize()?)?;
+        inside.display().to_string()
+    } else {
+        args.bin.clone()
+    };
+    let harness = Harness {
+        args: args.clone(),
+        sandbox,
+        shim,
+        target,
+        dir: workspace().join("target/mutants"),
+    };
+
+    // The control runs every case any selected mutant runs.
+    let mut control_filters: Vec<String> = selected.iter().flat_map(|(_, f)| f.clone()).collect();
+    if selected.iter().any(|(_, f)| f.is_empty()) {
+        control_filters.clear();
+    }
+    control_filters.sort();
+    control_filters.dedup();
+    eprintln!(
+        "== control: the shim without deviation, {} filter(s)",
+        control_filters.len()
+    );
+    let control = harness.run(&CONTROL, &control_filters)?;
+    if let Some(e) = &control.error {
+        bail!("the control run failed, so no mutant can be judged: {e}");
+    }
+    let control_failures: Vec<Kill> = control
+        .cases
+        .iter()
+        .filter(|c| c.status.fails_run())
+        .map(|c| Kill {
+            case: c.id.clone(),
+            finding: first_line(c.reason.as_deref().unwrap_or("")),
+        })
+        .collect();
+    eprintln!(
+        "   {} case(s) run, {} failed, in {:.0} s (log: target/mutants/logs/control.log)",
+        control
+            .cases
+            .iter()
+            .filter(|c| c.status != Status::Skipped)
+            .count(),
+        control_failures.len(),
+        control.seconds
+    );
+    let unreliable: BTreeSet<&str> = control_failures.iter().map(|k| k.case.as_str()).collect();
+
+    let mut mutants = vec![];
+    let mut ran: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
+    for (i, (mutant, filters)) in selected.iter().enumerate() {
+        if conformance::interrupt::requested() {
+            break;
+        }
+        eprintln!(
+            "== mutant {}/{}: {} ({}); cases: {}",
+            i + 1,
+            selected.len(),
+            mutant.name,
+            mutant.description,
+            filters.join(" ")
+        );
+        let result = harness.run(mutant, filters)?;
+        let mut killed_by = vec![];
+        let mut cases_run = 0;
+        for c in &result.cases {
+            if c.status == Status::Skipped {
+                continue;
+            }
+            cases_run += 1;
+            let entry = ran.entry(c.id.clone()).or_default();
+            entry.0 += 1;
+            if c.status.fails_run() && !unreliable.contains(c.id.as_str()) {
+                entry.1.push(mutant.name.to_string());
+                killed_by.push(Kill {
+                    case: c.id.clone(),
+                    finding: first_line(c.reason.as_deref().unwrap_or("")),
+                });
+            }
+        }
+        let verdict = match (&result.error, killed_by.is_empty()) {
+            (Some(_), _) => Verdict::Error,
+            (None, false) => Verdict::Killed,
+            (None, true) => Verdict::Survived,
+        };
+        eprintln!(
+            "   {:?} by {} of {} case(s) in {:.0} s (log: target/mutants/logs/{}.log)",
+            verdict,
+            killed_by.len(),
+            cases_run,
+            result.seconds,
+            mutant.name
+        );
+        mutants.push(MutantReport {
+            name: mutant.name.into(),
+            deviation: mutant.description.into(),
+            filters: filters.clone(),
+            equivalent: mutant.equivalent.map(String::from),
+            verdict,
+            killed_by,
+            cases_run,
+            seconds: result.seconds,
+            error: result.error,
+        });
+    }
+
+    let total = mutants.len();
+    let killed = mutants
+        .iter()
+        .filter(|m| m.verdict == Verdict::Killed)
+        .count();
+    let equivalent = mutants.iter().filter(|m| m.equivalent.is_some()).count();
+    let killed_not_equivalent = mutants
+        .iter()
+        .filter(|m| m.verdict == Verdict::Killed && m.equivalent.is_none())
+        .count();
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let cases: Vec<CaseKills> = ran
+        .into_iter()
+        .map(|(case, (ran_against, kills))| CaseKills {
+            case,
+            ran_against,
+            kills,
+        })
+        .collect();
+    let report = Report {
+        target: args.bin.clone(),
+        environment: control.environment,
+        fast: args.fast,
+        seconds: started.elapsed().as_secs_f64(),
+        score: Score {
+            total,
+            killed,
+            equivalent,
+            score: ratio(killed, total),
+            killed_not_equivalent,
+            score_not_equivalent: ratio(killed_not_equivalent, total - equivalent),
+        },
+        idle_cases: cases
+            .iter()
+            .filter(|c| c.kills.is_empty())
+            .map(|c| c.case.clone())
+            .collect(),
+        control_failures,
+        mutants,
+        cases,
+    };
+
+    print!("{}", table(&report));
+    let json = args
+        .report_json
+        .clone()
+        .unwrap_or_else(|| harness.dir.join("report.json"));
+    let markdown = args.markdown.clone().unwrap_or_else(|| {
+        if whole_catalog {
+            workspace().join("docs/mutants.md")
+        } else {
+            harness.dir.join("mutants.md")
+        }
+    });
+    for (path, text) in [
+        (&json, serde_json::to_string_pretty(&report)? + "\n"),
+        (&markdown, markdown_report(&report)),
+    ] {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("report: {}", path.display());
+    }
+    if conformance::interrupt::requested() {
+        eprintln!("interrupted: the report covers the mutants run so far");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn verdict_text(m: &MutantReport) -> &'static str {
+    match (m.verdict, m.equivalent.is_some()) {
+        (Verdict::Killed, false) => "killed",
+        (Verdict::Killed, true) => "KILLED (equivalent!)",
+        (Verdict::Survived, true) => "equivalent",
+        (Verdict::Survived, false) => "SURVIVED",
+        (Verdict::Error, _) => "ERROR",
+    }
+}
+
+fn score_line(s: &Score) -> String {
+    format!(
+        "{} of {} mutants killed ({:.1}%); {} documented equivalent; {} of {} others killed ({:.1}%)",
+        s.killed,
+        s.total,
+        s.score * 100.0,
+        s.equivalent,
+        s.killed_not_equivalent,
+        s.total - s.equivalent,
+        s.score_not_equivalent * 100.0
+    )
+}
+
+/// Killer names, at most `n` then a count.
+fn short_list(names: &[&str], n: usize) -> String {
+    let mut s = names.iter().take(n).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > n {
+        let _ = write!(s, " (+{})", names.len() - n);
+    }
+    s
+}
+
+/// The readable table printed on stdout.
+pub fn table(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n{:<32} {:<20} {:>6}  killed by",
+        "mutant", "verdict", "time"
+    );
+    for m in &r.mutants {
+        let killers: Vec<&str> = m.killed_by.iter().map(|k| k.case.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "{:<32} {:<20} {:>5.0}s  {}",
+            m.name,
+            verdict_text(m),
+            m.seconds,
+            short_list(&killers, 3)
+        );
+    }
+    let _ = writeln!(s, "\n{:<48} {:>5}  kills", "case", "ran");
+    for c in &r.cases {
+        let kills: Vec<&str> = c.kills.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            s,
+            "{:<48} {:>5}  {}",
+            c.case,
+            c.ran_against,
+            short_list(&kills, 3)
+        );
+    }
+    for k in &r.control_failures {
+        let _ = writeln!(s, "control failed {}: {}", k.case, k.finding);
+    }
+    let _ = writeln!(s, "\n{}", score_line(&r.score));
+    let _ = writeln!(s, "cases that killed no mutant: {}", r.idle_cases.len());
+    let _ = writeln!(s, "took {:.0} s", r.seconds);
+    s
+}
+
+fn md_escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// docs/mutants.md.
+pub fn markdown_report(r: &Report) -> String {
+    let env = |k: &str| r.environment[k].as_str().unwrap_or("?").to_string();
+    let mut s = String::new();
+    let _ = writeln!(s, "# Mutants\n");
+    let _ = writeln!(
+        s,
+        "Written by `cargo xtask mutants{}`; do not edit. Each mutant is the real target behind \
+         `mutant-shim`, deviating in exactly one documented way (catalog: `mutants/src/catalog.rs`). \
+         A mutant is killed when a case fails that passed in the control run (the shim without \
+         deviation). An equivalent mutant deviates in a way the spec allows: it must survive.\n",
+        if r.fast { " --fast" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "Target: `{}` {} | runtime {} | {} | sandbox {} | {:.0} s in all.\n",
+        r.target,
+        env("target_version"),
+        env("runtime"),
+        env("criu_version"),
+        env("sandbox"),
+        r.seconds
+    );
+    let _ = writeln!(s, "**Score: {}.**\n", score_line(&r.score));
+    if !r.control_failures.is_empty() {
+        let _ = writeln!(
+            s,
+            "The control run failed these cases, so they kill nothing:\n"
+        );
+        for k in &r.control_failures {
+            let _ = writeln!(s, "- `{}`: {}", k.case, md_escape(&k.finding));
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "## Mutants\n");
+    let _ = writeln!(
+        s,
+        "| mutant | deviation | cases run | verdict | killed by | how the first killer noticed |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for m in &r.mutants {
+        let killers: Vec<String> = m
+            .killed_by
+            .iter()
+            .map(|k| format!("`{}`", k.case))
+            .collect();
+        let how = match (&m.equivalent, m.killed_by.first(), &m.error) {
+            (_, _, Some(e)) => md_escape(e),
+            (_, Some(k), _) => md_escape(&k.finding),
+            (Some(why), None, _) => format!("equivalent: {}", md_escape(why)),
+            (None, None, _) => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} (`{}`) | {} | {} | {} |",
+            m.name,
+            md_escape(&m.deviation),
+            m.cases_run,
+            m.filters.join("` `"),
+            verdict_text(m),
+            killers.join(" "),
+            how
+        );
+    }
+    let _ = writeln!(s, "\n## Cases\n");
+    let _ = writeln!(s, "| case | ran against | kills |");
+    let _ = writeln!(s, "|---|---|---|");
+    for c in &r.cases {
+        let kills: Vec<String> = c.kills.iter().map(|k| format!("`{k}`")).collect();
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} |",
+            c.case,
+            c.ran_against,
+            kills.join(" ")
+        );
+    }
+    let _ = writeln!(s, "\n## Cases that killed no mutant\n");
+    if r.idle_cases.is_empty() {
+        let _ = writeln!(s, "None.");
+    }
+    for c in &r.idle_cases {
+        let _ = writeln!(s, "- `{c}`");
+    }
+    s
+}
