@@ -114,22 +114,18 @@ pub fn ensure_host_command(command: &str, package: &str) -> Result<()> {
         return Ok(());
     }
     eprintln!("[sandbox] {command} is missing: installing Debian package {package}");
-    let status = std::process::Command::new("apt-get")
-        .args(["install", "-y", "-q", package])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(std::process::Stdio::null())
-        .status();
-    if which(command).is_none() {
-        // The package lists may be stale on a fresh machine.
-        let _ = std::process::Command::new("apt-get")
-            .args(["update", "-q"])
-            .stdout(std::process::Stdio::null())
-            .status();
-        let _ = std::process::Command::new("apt-get")
-            .args(["install", "-y", "-q", package])
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(std::process::Stdio::null())
-            .status();
+            .status()
+    };
+    let mut status = apt(&["install", "-y", "-q", package]);
+    if which(command).is_none() {
+        // The package lists may be stale (or absent) on a fresh machine.
+        let _ = apt(&["update", "-q"]);
+        status = apt(&["install", "-y", "-q", package]);
     }
     if which(command).is_none() {
         bail!(
