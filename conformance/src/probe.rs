@@ -132,7 +132,10 @@ impl Capabilities {
             target_version,
             runtime: runtime_name,
             runtime_version,
-            criu_version: first_line(&criu_call.stdout),
+            criu_version: first_line(&criu_call.stdout)
+                .trim_start_matches("Version:")
+                .trim()
+                .to_string(),
             kernel: facts.kernel.clone(),
             cgroup_version: facts.cgroups_version.clone(),
             distribution: format!("{} {}", facts.distribution_name, facts.distribution_version),
