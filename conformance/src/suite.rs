@@ -122,6 +122,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     }
 
     interrupt::install();
+    let run_started = Instant::now();
     let sandbox = Sandbox::new(Config {
         backend: args.sandbox,
         suite: args.suite.clone(),
@@ -274,7 +275,14 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
 
     let mut cases = std::mem::take(&mut *results.lock().unwrap());
     cases.sort_by(|a, b| a.id.cmp(&b.id));
-    let report = RunReport::new(ctx.caps.environment.clone(), cases);
+    let mut report = RunReport::new(ctx.caps.environment.clone(), cases);
+    let (commands, command_time) = crate::target::command_totals();
+    report.timing = Some(report::Timing {
+        wall_ms: run_started.elapsed().as_millis() as u64,
+        command_ms: command_time.as_millis() as u64,
+        commands,
+        jobs: args.jobs.max(1),
+    });
     eprintln!("conformance: {}", report.summary);
     let json = args.report_json.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance/report.json")

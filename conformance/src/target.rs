@@ -4,7 +4,21 @@
 
 use ckpt_sandbox::Sandbox;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Every command run in the sandbox by this process: their number and summed wall time, for the
+/// benchmark of the suite's own overhead (`cargo xtask bench suite`).
+static COMMANDS: AtomicU64 = AtomicU64::new(0);
+static COMMAND_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// How many commands this process ran in the sandbox, and their summed wall time.
+pub fn command_totals() -> (u64, Duration) {
+    (
+        COMMANDS.load(Ordering::Relaxed),
+        Duration::from_nanos(COMMAND_NANOS.load(Ordering::Relaxed)),
+    )
+}
 
 #[derive(Clone)]
 pub struct Target {
@@ -103,6 +117,8 @@ impl Target {
             .command(&wrapped)
             .and_then(|mut c| c.output().map_err(Into::into));
         let duration = start.elapsed();
+        COMMANDS.fetch_add(1, Ordering::Relaxed);
+        COMMAND_NANOS.fetch_add(duration.as_nanos() as u64, Ordering::Relaxed);
         match output {
             Ok(out) => {
                 // A command killed by a signal reports 128 + the signal, as a shell would.

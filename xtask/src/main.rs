@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "checkpoint-conformance tasks")]
 struct Cli {
@@ -17,6 +19,9 @@ struct Cli {
 enum Task {
     /// Run the conformance suite against a podman-compatible binary in a sandbox.
     Conformance(Box<conformance::suite::SuiteArgs>),
+    /// Measure performance against podman: the whole suite, or checkpoint with export.
+    #[command(subcommand)]
+    Bench(bench::Bench),
     /// Run the suite against mutants of a target (the target deviating in one way each).
     Mutants(Box<mutants::harness::MutantsArgs>),
     /// Build, start, enter, stop or destroy the sandbox where real containers run.
@@ -93,6 +98,7 @@ fn run(task: Task) -> Result<ExitCode> {
     match task {
         Task::Conformance(args) => return conformance::suite::run(*args),
         Task::Mutants(args) => return mutants::harness::run(*args),
+        Task::Bench(b) => return bench::run(b),
         Task::Sandbox { opts, action } => {
             let sandbox = opts.sandbox()?;
             match action {

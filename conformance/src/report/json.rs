@@ -7,12 +7,14 @@
 //!   "cases": [
 //!     {"id": "...", "status": "failed", "duration_ms": 0, "covers": ["--export"],
 //!      "spec": "...", "reason": "..."}
-//!   ]
+//!   ],
+//!   "timing": {"wall_ms": 0, "command_ms": 0, "commands": 0, "jobs": 2}
 //! }
 //! ```
 //!
 //! `status` is one of `passed`, `failed`, `skipped`, `xfailed`, `xpassed`; `reason` is left out
-//! when the case has none (a plain pass). Cases keep the order they ran in.
+//! when the case has none (a plain pass). Cases keep the order they ran in. `timing` (what a real
+//! run spent in the commands it ran in the sandbox, and in all) is left out when unknown.
 
 use super::RunReport;
 

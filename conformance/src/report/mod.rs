@@ -168,12 +168,29 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Where a run's time went, for `cargo xtask bench suite`: what is not in the commands is the
+/// suite's own overhead (with one job; with more, the commands overlap and their sum exceeds the wall).
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// From the start of the run to its report.
+    pub wall_ms: u64,
+    /// The summed wall time of every command the run ran in the sandbox.
+    pub command_ms: u64,
+    /// How many commands it ran there.
+    pub commands: u64,
+    /// Cases run at once (`--jobs`).
+    pub jobs: usize,
+}
+
 /// Everything one run found: the document behind every report format.
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct RunReport {
     pub environment: Environment,
     pub summary: Summary,
     pub cases: Vec<CaseReport>,
+    /// Set by a real run; omitted from the JSON when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
 }
 
 impl RunReport {
@@ -184,6 +201,7 @@ impl RunReport {
             environment,
             summary,
             cases,
+            timing: None,
         }
     }
 

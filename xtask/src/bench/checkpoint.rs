@@ -1,0 +1,560 @@
+//! `cargo xtask bench checkpoint`: `container checkpoint --leave-running --export F --compress C` of a
+//! container whose shell holds N MiB of dirty memory, the candidate (the reference) against podman on
+//! the same workload, runs alternating, median of `--runs` after one untimed warm-up each. The floor
+//! is what the machine cannot beat: the OCI runtime's own dump of podman's container, then its image
+//! files put in a tar (and through `zstd -T0`).
+
+use super::{
+    fmt_secs, median, reference_build, target, verdict, version, Common, Machine, Results,
+};
+use anyhow::{bail, Context as _, Result};
+use conformance::runner::{TEST_IMAGE, TEST_IMAGE_TARBALL};
+use conformance::target::{Call, Target};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// The goals the numbers are reported against (zstd, from 256 MiB up).
+const GOAL_SPEEDUP: f64 = 1.5;
+const GOAL_FLOOR: f64 = 1.3;
+const GOAL_FROM_MIB: u64 = 256;
+
+#[derive(clap::Args, Debug)]
+pub struct CheckpointBenchArgs {
+    /// Dirty memory the workload keeps, in MiB.
+    #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
+    sizes: Vec<u64>,
+    /// Timed runs of each measurement (the median is reported), after one untimed warm-up.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Compressions to measure.
+    #[arg(long, value_delimiter = ',', default_value = "zstd,gzip,none")]
+    compress: Vec<String>,
+    /// The implementation compared with podman: a host path or a name inside the sandbox. Default:
+    /// the reference when built, else podman itself (which only tries the benchmark out).
+    #[arg(long)]
+    bin: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct CheckpointResults {
+    pub machine: Machine,
+    /// The baseline's `--version`.
+    pub podman: String,
+    /// The candidate as given, and its `--version`.
+    pub candidate: String,
+    pub candidate_version: String,
+    /// Timed runs per measurement.
+    pub runs: usize,
+    /// The container's command, `{bytes}` standing for 3/4 of N MiB (its base64 is N MiB).
+    pub workload: String,
+    pub rows: Vec<Row>,
+}
+
+/// One size and compression.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Row {
+    pub size_mib: u64,
+    pub compress: String,
+    pub podman: Measure,
+    pub candidate: Measure,
+    /// Absent for gzip (no parallel gzip to compare with).
+    pub floor: Option<Floor>,
+}
+
+/// One target's checkpoints of one workload.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Measure {
+    /// Anonymous resident memory of the workload's shell (`RssAnon` of its PID 1).
+    pub resident_mib: f64,
+    /// Wall time of each timed `container checkpoint`.
+    pub times_s: Vec<f64>,
+    pub median_s: f64,
+    pub archive_bytes: u64,
+    /// Medians of what `--print-stats` reported, when it did: the whole checkpoint as the engine
+    /// timed it, and the runtime's dump within it.
+    pub engine_s: Option<f64>,
+    pub dump_s: Option<f64>,
+    /// Pages CRIU wrote (`criu_statistics.pages_written`).
+    pub pages_written: Option<u64>,
+}
+
+/// The runtime's own dump plus the archive step, each timed.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Floor {
+    /// The archive step: `tar | zstd -T0` or `tar`.
+    pub archiver: String,
+    pub dump_s: Vec<f64>,
+    pub archive_s: Vec<f64>,
+    pub dump_median_s: f64,
+    pub archive_median_s: f64,
+    /// Median of dump + archive.
+    pub median_s: f64,
+    pub archive_bytes: u64,
+}
+
+/// A container of a target running the workload; removed on drop.
+struct Workload<'a> {
+    target: &'a Target,
+    name: String,
+}
+
+impl Drop for Workload<'_> {
+    fn drop(&mut self) {
+        let args = ["rm", "-f", "-t", "0", "--ignore", &self.name].map(String::from);
+        self.target.call(&args, Duration::from_secs(60));
+    }
+}
+
+fn workload_command(size_mib: u64) -> String {
+    // busybox `head -c` takes no M suffix; 3/4 N MiB of random bytes is N MiB of base64, held in
+    // one shell variable (measured: RssAnon of the shell ~ N MiB).
+    let bytes = size_mib * 1024 * 1024 * 3 / 4;
+    format!(
+        "d=$(head -c {bytes} /dev/urandom | base64 -w0); echo ready > /ready; while :; do sleep 0.2; done"
+    )
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn ok(call: Call) -> Result<Call> {
+    if !call.ok() {
+        bail!("a benchmark command failed:\n{}", call.render());
+    }
+    Ok(call)
+}
+
+fn ensure_image(target: &Target) -> Result<()> {
+    if !target
+        .call(&strings(&["image", "exists", TEST_IMAGE]), CALL_TIMEOUT)
+        .ok()
+    {
+        ok(target.call(
+            &strings(&["import", TEST_IMAGE_TARBALL, TEST_IMAGE]),
+            CALL_TIMEOUT,
+        ))?;
+    }
+    Ok(())
+}
+
+impl<'a> Workload<'a> {
+    fn start(target: &'a Target, name: String, size_mib: u64) -> Result<Workload<'a>> {
+        let w = Workload { target, name };
+        let cmd = workload_command(size_mib);
+        ok(target.call(
+            &strings(&["run", "-d", "--name", &w.name, TEST_IMAGE, "sh", "-c", &cmd]),
+            CALL_TIMEOUT,
+        ))?;
+        Ok(w)
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let until = Instant::now() + CALL_TIMEOUT;
+        while !self
+            .target
+            .call(
+                &strings(&["exec", &self.name, "cat", "/ready"]),
+                CALL_TIMEOUT,
+            )
+            .ok()
+        {
+            if Instant::now() > until {
+                bail!("{} did not fill its memory in time", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Ok(())
+    }
+
+    fn resident_mib(&self) -> f64 {
+        let call = self.target.call(
+            &strings(&["exec", &self.name, "cat", "/proc/1/status"]),
+            CALL_TIMEOUT,
+        );
+        call.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+
+    /// One timed `checkpoint --leave-running --export`: wall time, archive size, stats.
+    fn checkpoint(&self, archive: &Path, compress: &str) -> Result<Sample> {
+        let _ = std::fs::remove_file(archive);
+        let call = ok(self.target.call(
+            &strings(&[
+                "container",
+                "checkpoint",
+                "--leave-running",
+                "--print-stats",
+                "--export",
+                &archive.display().to_string(),
+                "--compress",
+                compress,
+                &self.name,
+            ]),
+            CALL_TIMEOUT,
+        ))?;
+        let bytes = std::fs::metadata(archive)
+            .with_context(|| format!("{} wrote no {}", self.target.bin, archive.display()))?
+            .len();
+        let _ = std::fs::remove_file(archive);
+        let stats: serde_json::Value = serde_json::from_str(call.stdout.trim()).unwrap_or_default();
+        let container = &stats["container_statistics"][0];
+        let micros = |v: &serde_json::Value| v.as_f64().map(|us| us / 1e6);
+        Ok(Sample {
+            wall_s: call.duration.as_secs_f64(),
+            bytes,
+            engine_s: micros(&stats["podman_checkpoint_duration"]),
+            dump_s: micros(&container["runtime_checkpoint_duration"]),
+            pages: container["criu_statistics"]["pages_written"].as_u64(),
+        })
+    }
+}
+
+struct Sample {
+    wall_s: f64,
+    bytes: u64,
+    engine_s: Option<f64>,
+    dump_s: Option<f64>,
+    pages: Option<u64>,
+}
+
+fn measure(resident_mib: f64, samples: &[Sample]) -> Measure {
+    let opt_median = |f: &dyn Fn(&Sample) -> Option<f64>| {
+        let v: Vec<f64> = samples.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| median(&v))
+    };
+    let times_s: Vec<f64> = samples.iter().map(|s| s.wall_s).collect();
+    Measure {
+        resident_mib,
+        median_s: median(&times_s),
+        times_s,
+        archive_bytes: median(&samples.iter().map(|s| s.bytes as f64).collect::<Vec<_>>()) as u64,
+        engine_s: opt_median(&|s| s.engine_s),
+        dump_s: opt_median(&|s| s.dump_s),
+        pages_written: samples.iter().find_map(|s| s.pages),
+    }
+}
+
+/// The runtime's own dump of podman's container into `dir`, then `dir` archived into `archive`.
+fn floor_sample(
+    podman: &Target,
+    runtime: &str,
+    id: &str,
+    dir: &Path,
+    archive: &Path,
+    compress: &str,
+) -> Result<(f64, f64, u64)> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let d = dir.display().to_string();
+    let dump = ok(podman.run_inside(
+        strings(&[
+            runtime,
+            "checkpoint",
+            "--leave-running",
+            "--image-path",
+            &d,
+            "--work-path",
+            &d,
+            id,
+        ]),
+        CALL_TIMEOUT,
+    ))?;
+    let a = archive.display().to_string();
+    let script = match compress {
+        "zstd" => format!("tar -C {d} -cf - . | zstd -T0 -q -o {a}"),
+        _ => format!("tar -C {d} -cf {a} ."),
+    };
+    let pack = ok(podman.run_inside(strings(&["sh", "-c", &script]), CALL_TIMEOUT))?;
+    let bytes = std::fs::metadata(archive)?.len();
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(archive);
+    Ok((
+        dump.duration.as_secs_f64(),
+        pack.duration.as_secs_f64(),
+        bytes,
+    ))
+}
+
+pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
+    let sandbox = opts.common.sandbox()?;
+    let podman = target(&sandbox, "podman")?;
+    let candidate_bin = match &opts.bin {
+        Some(b) => b.clone(),
+        None => match reference_build() {
+            Some(r) => r.display().to_string(),
+            None => {
+                eprintln!("bench: the reference is not built: comparing podman with itself");
+                "podman".into()
+            }
+        },
+    };
+    let candidate = target(&sandbox, &candidate_bin)?;
+    let machine = Machine::probe(&podman, &opts.common.suite);
+    let runtime = machine.environment["runtime"]
+        .as_str()
+        .unwrap_or("crun")
+        .to_string();
+    ensure_image(&podman)?;
+    ensure_image(&candidate)?;
+    let dir: PathBuf = sandbox
+        .share_dir()?
+        .join(format!("bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+
+    let mut rows = vec![];
+    for &size in &opts.sizes {
+        let tag = format!("{}-{size}", std::process::id());
+        let a = Workload::start(&podman, format!("bench-podman-{tag}"), size)?;
+        let b = Workload::start(&candidate, format!("bench-candidate-{tag}"), size)?;
+        a.wait_ready()?;
+        b.wait_ready()?;
+        let resident = [a.resident_mib(), b.resident_mib()];
+        eprintln!(
+            "bench: {size} MiB: resident {:.0} MiB (podman) and {:.0} MiB (candidate)",
+            resident[0], resident[1]
+        );
+        let id = ok(podman.call(
+            &strings(&["container", "inspect", "--format", "{{.Id}}", &a.name]),
+            CALL_TIMEOUT,
+        ))?
+        .stdout
+        .trim()
+        .to_string();
+        for compress in &opts.compress {
+            let ext = match compress.as_str() {
+                "zstd" => "tar.zst",
+                "gzip" => "tar.gz",
+                _ => "tar",
+            };
+            let with_floor = compress != "gzip";
+            let (mut sa, mut sb, mut floor) = (vec![], vec![], vec![]);
+            // Run 0 is the warm-up; the order of the three rotates from run to run.
+            for run in 0..=opts.runs {
+                let timed = run > 0;
+                for slot in 0..3 {
+                    match (run + slot) % 3 {
+                        0 => {
+                            let s = a.checkpoint(&dir.join(format!("podman.{ext}")), compress)?;
+                            if timed {
+                                sa.push(s);
+                            }
+                        }
+                        1 => {
+                            let s =
+                                b.checkpoint(&dir.join(format!("candidate.{ext}")), compress)?;
+                            if timed {
+                                sb.push(s);
+                            }
+                        }
+                        _ if with_floor => {
+                            let f = floor_sample(
+                                &podman,
+                                &runtime,
+                                &id,
+                                &dir.join("floor"),
+                                &dir.join(format!("floor.{ext}")),
+                                compress,
+                            )?;
+                            if timed {
+                                floor.push(f);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let row = Row {
+                size_mib: size,
+                compress: compress.clone(),
+                podman: measure(resident[0], &sa),
+                candidate: measure(resident[1], &sb),
+                floor: with_floor.then(|| floor_of(compress, &floor)),
+            };
+            eprintln!(
+                "bench: {size} MiB {compress}: podman {}, candidate {} (x{:.2}){}",
+                fmt_secs(row.podman.median_s),
+                fmt_secs(row.candidate.median_s),
+                row.podman.median_s / row.candidate.median_s,
+                row.floor
+                    .as_ref()
+                    .map(|f| format!(", floor {}", fmt_secs(f.median_s)))
+                    .unwrap_or_default()
+            );
+            rows.push(row);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut results = Results::load(&opts.common.out)?;
+    results.checkpoint = Some(CheckpointResults {
+        machine: machine.finish(),
+        podman: version(&podman),
+        candidate: candidate_bin,
+        candidate_version: version(&candidate),
+        runs: opts.runs,
+        workload: workload_command(1).replace("786432", "{bytes}"),
+        rows,
+    });
+    let svg = super::plot::checkpoint_svg(results.checkpoint.as_ref().unwrap());
+    std::fs::create_dir_all(&opts.common.out)?;
+    std::fs::write(opts.common.out.join("benchmarks-checkpoint.svg"), svg)?;
+    results.save(&opts.common.out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn floor_of(compress: &str, samples: &[(f64, f64, u64)]) -> Floor {
+    let dump_s: Vec<f64> = samples.iter().map(|f| f.0).collect();
+    let archive_s: Vec<f64> = samples.iter().map(|f| f.1).collect();
+    let sums: Vec<f64> = samples.iter().map(|f| f.0 + f.1).collect();
+    Floor {
+        archiver: if compress == "zstd" {
+            "tar | zstd -T0".into()
+        } else {
+            "tar".into()
+        },
+        dump_median_s: median(&dump_s),
+        archive_median_s: median(&archive_s),
+        median_s: median(&sums),
+        archive_bytes: median(&samples.iter().map(|f| f.2 as f64).collect::<Vec<_>>()) as u64,
+        dump_s,
+        archive_s,
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1024.0 / 1024.0)
+}
+
+fn opt_secs(v: Option<f64>) -> String {
+    v.map_or("–".into(), fmt_secs)
+}
+
+pub fn markdown(c: &CheckpointResults) -> String {
+    let mut md = String::from("\n## Checkpoint with export (`cargo xtask bench checkpoint`)\n\n");
+    md.push_str(&c.machine.markdown());
+    let _ = write!(
+        md,
+        "\n`container checkpoint --leave-running --print-stats --export F --compress C` of a \
+         container running `sh -c '{}'` (`{{bytes}}` = 3/4 of N MiB, so that the shell holds N MiB \
+         of base64), with podman ({}) and the candidate `{}` ({}); median of {} runs after one \
+         warm-up, the three measurements alternating. Floor: `{} checkpoint --leave-running \
+         --image-path D` of podman's container, then D archived (`tar | zstd -T0` or `tar`), \
+         both timed.\n\n![time against dirty memory](benchmarks-checkpoint.svg)\n",
+        c.workload,
+        c.podman,
+        c.candidate,
+        c.candidate_version,
+        c.runs,
+        c.machine.environment["runtime"].as_str().unwrap_or("crun"),
+    );
+    md.push_str(
+        "\n| dirty memory | compress | resident (podman / candidate) | dumped by CRIU | podman | candidate | podman / candidate | floor (dump + archive) | candidate / floor | archive podman | archive candidate | archive floor |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in &c.rows {
+        let (floor, over_floor, floor_bytes) = match &r.floor {
+            Some(f) => (
+                format!(
+                    "{} ({} + {})",
+                    fmt_secs(f.median_s),
+                    fmt_secs(f.dump_median_s),
+                    fmt_secs(f.archive_median_s)
+                ),
+                format!("{:.2}", r.candidate.median_s / f.median_s),
+                format!("{} MiB", mib(f.archive_bytes)),
+            ),
+            None => ("–".into(), "–".into(), "–".into()),
+        };
+        let _ = writeln!(
+            md,
+            "| {} MiB | {} | {:.0} / {:.0} MiB | {} | {} | {} | {:.2} | {} | {} | {} MiB | {} MiB | {} |",
+            r.size_mib,
+            r.compress,
+            r.podman.resident_mib,
+            r.candidate.resident_mib,
+            r.podman
+                .pages_written
+                .map_or("–".into(), |p| format!("{} MiB", mib(p * 4096))),
+            fmt_secs(r.podman.median_s),
+            fmt_secs(r.candidate.median_s),
+            r.podman.median_s / r.candidate.median_s,
+            floor,
+            over_floor,
+            mib(r.podman.archive_bytes),
+            mib(r.candidate.archive_bytes),
+            floor_bytes,
+        );
+    }
+
+    md.push_str(
+        "\nWhere the time goes (medians; `dump` and `engine` as each target's `--print-stats` \
+         reported them, `–` where it did not; archive step = the target's wall time without \
+         compression − its dump; compression = wall time with it − without; outside the engine = \
+         wall − engine):\n\n\
+         | dirty memory | compress | target | wall | dump | archive step (none − dump) | compression (C − none) | outside the engine |\n\
+         |---:|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for r in c.rows.iter().filter(|r| r.compress != "none") {
+        let none = c
+            .rows
+            .iter()
+            .find(|n| n.size_mib == r.size_mib && n.compress == "none");
+        for (who, m, m_none) in [
+            ("podman", &r.podman, none.map(|n| &n.podman)),
+            ("candidate", &r.candidate, none.map(|n| &n.candidate)),
+        ] {
+            let archive_step = m_none.and_then(|n| Some(n.median_s - n.dump_s?));
+            let compression = m_none.map(|n| m.median_s - n.median_s);
+            let _ = writeln!(
+                md,
+                "| {} MiB | {} | {who} | {} | {} | {} | {} | {} |",
+                r.size_mib,
+                r.compress,
+                fmt_secs(m.median_s),
+                opt_secs(m.dump_s),
+                opt_secs(archive_step),
+                opt_secs(compression),
+                opt_secs(m.engine_s.map(|e| m.median_s - e)),
+            );
+        }
+    }
+
+    md.push_str("\nGoals (zstd, from 256 MiB up):\n\n");
+    for r in c
+        .rows
+        .iter()
+        .filter(|r| r.compress == "zstd" && r.size_mib >= GOAL_FROM_MIB)
+    {
+        let speedup = r.podman.median_s / r.candidate.median_s;
+        let _ = writeln!(
+            md,
+            "- {} MiB: candidate ≥ {GOAL_SPEEDUP}x faster than podman: {speedup:.2}x, {}; archive no larger: {} vs {} MiB, {}{}",
+            r.size_mib,
+            verdict(speedup >= GOAL_SPEEDUP),
+            mib(r.candidate.archive_bytes),
+            mib(r.podman.archive_bytes),
+            verdict(r.candidate.archive_bytes <= r.podman.archive_bytes),
+            match &r.floor {
+                Some(f) => {
+                    let over = r.candidate.median_s / f.median_s;
+                    format!(
+                        "; within {GOAL_FLOOR}x of the floor: {over:.2}x, {}.",
+                        verdict(over <= GOAL_FLOOR)
+                    )
+                }
+                None => ".".into(),
+            }
+        );
+    }
+    md
+}

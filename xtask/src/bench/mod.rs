@@ -1,0 +1,278 @@
+//! `cargo xtask bench suite|checkpoint`: performance as ratios against podman, measured on the same
+//! machine in the same run, with real processes in the ns sandbox. Each command writes its section of
+//! `docs/benchmarks.json` and renders the whole of `docs/benchmarks.md` from it (and, for
+//! `checkpoint`, the plot `docs/benchmarks-checkpoint.svg`), so the documented numbers always come
+//! from a command.
+
+mod checkpoint;
+mod plot;
+mod suite;
+
+use anyhow::{Context as _, Result};
+use ckpt_sandbox::{Backend, Config, Sandbox};
+use conformance::probe::Capabilities;
+use conformance::target::Target;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Subcommand)]
+pub enum Bench {
+    /// Wall time of the whole suite against podman and the reference, and the suite's own overhead.
+    Suite(suite::SuiteBenchArgs),
+    /// `checkpoint --leave-running --export` of a container holding N MiB of dirty memory: the
+    /// reference against podman, and against the runtime's own dump plus `zstd -T0`.
+    Checkpoint(checkpoint::CheckpointBenchArgs),
+}
+
+/// Options every benchmark takes.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Common {
+    /// Debian suite of the ns sandbox.
+    #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
+    pub suite: String,
+    /// Where built sandboxes are kept.
+    #[arg(long, env = "CKPT_SANDBOX_CACHE")]
+    pub cache_dir: Option<PathBuf>,
+    /// Folder for benchmarks.json, benchmarks.md and the plot.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))]
+    pub out: PathBuf,
+}
+
+impl Common {
+    fn sandbox(&self) -> Result<Sandbox> {
+        let sandbox = Sandbox::new(Config {
+            backend: Backend::Ns,
+            suite: self.suite.clone(),
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(ckpt_sandbox::default_cache_dir),
+        })?;
+        sandbox.start()?;
+        Ok(sandbox)
+    }
+}
+
+pub fn run(bench: Bench) -> Result<ExitCode> {
+    match bench {
+        Bench::Suite(args) => suite::run(args),
+        Bench::Checkpoint(args) => checkpoint::run(args),
+    }
+}
+
+/// Everything the benchmarks measured: the contents of `docs/benchmarks.json`.
+#[derive(Serialize, Deserialize, Default)]
+pub struct Results {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<suite::SuiteResults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<checkpoint::CheckpointResults>,
+}
+
+impl Results {
+    fn load(out: &Path) -> Result<Results> {
+        let path = out.join("benchmarks.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display())),
+            Err(_) => Ok(Results::default()),
+        }
+    }
+
+    /// Writes benchmarks.json and renders benchmarks.md from it.
+    fn save(&self, out: &Path) -> Result<()> {
+        std::fs::create_dir_all(out)?;
+        let json = out.join("benchmarks.json");
+        std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")?;
+        let mut md = String::from(
+            "# Benchmarks\n\nWritten by `cargo xtask bench suite` and `cargo xtask bench checkpoint` \
+             (numbers: [benchmarks.json](benchmarks.json)); do not edit by hand. Times are wall \
+             times of real processes in the ns sandbox, compared with podman on the same machine \
+             in the same run.\n",
+        );
+        if let Some(s) = &self.suite {
+            md.push_str(&suite::markdown(s));
+        }
+        if let Some(c) = &self.checkpoint {
+            md.push_str(&checkpoint::markdown(c));
+        }
+        let path = out.join("benchmarks.md");
+        std::fs::write(&path, md)?;
+        eprintln!("wrote {} and {}", json.display(), path.display());
+        Ok(())
+    }
+}
+
+/// Where and when the numbers were taken, and how busy the machine was.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Machine {
+    /// UTC, `date -u +%FT%TZ`.
+    pub measured_at: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    /// 1, 5 and 15 minute load averages before and after the benchmark.
+    pub load_before: Vec<f64>,
+    pub load_after: Vec<f64>,
+    /// The suite's environment probe (podman, runtime, CRIU, kernel, ...).
+    pub environment: serde_json::Value,
+}
+
+impl Machine {
+    /// The host facts now; `load_after` is filled in by [`Machine::finish`].
+    fn probe(podman: &Target, suite: &str) -> Machine {
+        let caps = Capabilities::probe(podman, None, &format!("ns ({suite})"));
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+            .unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mem_kib: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        let measured_at = std::process::Command::new("date")
+            .args(["-u", "+%FT%TZ"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        Machine {
+            measured_at,
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib: (mem_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+            load_before: loadavg(),
+            load_after: vec![],
+            environment: serde_json::to_value(&caps.environment).unwrap_or_default(),
+        }
+    }
+
+    fn finish(mut self) -> Machine {
+        self.load_after = loadavg();
+        self
+    }
+
+    fn markdown(&self) -> String {
+        let env = |k: &str| self.environment[k].as_str().unwrap_or("?").to_string();
+        format!(
+            "Measured {} on {} ({} cores, {} GiB); {} {}, {}, CRIU {}, kernel {}, {}, sandbox {}. \
+             Load average (1/5/15 min) before: {}, after: {}.\n",
+            self.measured_at,
+            self.cpu,
+            self.cores,
+            self.memory_gib,
+            env("target"),
+            env("target_version"),
+            env("runtime_version").replace('\n', " "),
+            env("criu_version"),
+            env("kernel"),
+            env("distribution"),
+            env("sandbox"),
+            fmt_load(&self.load_before),
+            fmt_load(&self.load_after),
+        )
+    }
+}
+
+fn loadavg() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|v| v.parse().ok())
+        .collect()
+}
+
+fn fmt_load(load: &[f64]) -> String {
+    load.iter()
+        .map(|l| format!("{l:.2}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The reference implementation when it is built (release first).
+fn reference_build() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    ["release", "debug"]
+        .iter()
+        .map(|profile| root.join("target").join(profile).join("refpod"))
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
+}
+
+/// A target inside the sandbox: a host path is copied in, anything else is a name found there.
+fn target(sandbox: &Sandbox, bin: &str) -> Result<Target> {
+    let path = Path::new(bin);
+    let inside = if bin.contains('/') && path.is_file() {
+        sandbox
+            .install_binary(&path.canonicalize()?)?
+            .display()
+            .to_string()
+    } else {
+        bin.to_string()
+    };
+    Ok(Target::new(sandbox.clone(), inside, vec![]))
+}
+
+/// What `--version` says, e.g. `podman version 5.4.2`.
+fn version(target: &Target) -> String {
+    target
+        .call(&["--version".into()], Duration::from_secs(30))
+        .stdout
+        .trim()
+        .to_string()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// `2m05s` from two minutes up, `12.3 s` from ten seconds, else `0.65 s`.
+fn fmt_secs(secs: f64) -> String {
+    if secs >= 120.0 {
+        let whole = secs.round() as u64;
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    } else if secs >= 10.0 {
+        format!("{secs:.1} s")
+    } else {
+        format!("{secs:.2} s")
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn seconds_read_as_minutes_from_two_minutes_up() {
+        assert_eq!(fmt_secs(0.654), "0.65 s");
+        assert_eq!(fmt_secs(12.34), "12.3 s");
+        assert_eq!(fmt_secs(125.4), "2m05s");
+    }
+}

@@ -1,0 +1,198 @@
+//! The plot of `docs/benchmarks-checkpoint.svg`: median checkpoint time against dirty memory, one line
+//! per target and compression (colour = who, dash = compression), plain SVG text.
+
+use super::checkpoint::CheckpointResults;
+use std::fmt::Write as _;
+
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 460.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 220.0;
+const TOP: f64 = 30.0;
+const BOTTOM: f64 = 60.0;
+
+/// A round step giving about five ticks up to `max`.
+fn tick_step(max: f64) -> f64 {
+    let raw = (max / 5.0).max(f64::MIN_POSITIVE);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|step| *step >= raw)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// A tick's text with as many decimals as its step needs: `0.6`, not `0.6000000000000001`.
+fn label(value: f64, step: f64) -> String {
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    format!("{value:.decimals$}")
+}
+
+/// One line: its label, colour, dash pattern and (MiB, seconds) points.
+struct Series {
+    label: String,
+    colour: &'static str,
+    dash: &'static str,
+    points: Vec<(f64, f64)>,
+}
+
+fn series(c: &CheckpointResults) -> Vec<Series> {
+    let mut compressions: Vec<&str> = vec![];
+    for r in &c.rows {
+        if !compressions.contains(&r.compress.as_str()) {
+            compressions.push(&r.compress);
+        }
+    }
+    let mut all = vec![];
+    for compress in compressions {
+        let dash = match compress {
+            "zstd" => "",
+            "gzip" => "8 4",
+            _ => "2 4",
+        };
+        let rows: Vec<_> = c.rows.iter().filter(|r| r.compress == compress).collect();
+        let point = |r: &&super::checkpoint::Row, s: f64| (r.size_mib as f64, s);
+        all.push(Series {
+            label: format!("podman, {compress}"),
+            colour: "#1f77b4",
+            dash,
+            points: rows.iter().map(|r| point(r, r.podman.median_s)).collect(),
+        });
+        all.push(Series {
+            label: format!("candidate, {compress}"),
+            colour: "#d62728",
+            dash,
+            points: rows
+                .iter()
+                .map(|r| point(r, r.candidate.median_s))
+                .collect(),
+        });
+        let floor: Vec<_> = rows
+            .iter()
+            .filter_map(|r| Some(point(r, r.floor.as_ref()?.median_s)))
+            .collect();
+        if !floor.is_empty() {
+            all.push(Series {
+                label: format!("floor, {compress}"),
+                colour: "#7f7f7f",
+                dash,
+                points: floor,
+            });
+        }
+    }
+    all
+}
+
+pub fn checkpoint_svg(c: &CheckpointResults) -> String {
+    let all = series(c);
+    let max_x = all
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let max_y = all
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold(0.1, f64::max);
+    let (step_x, step_y) = (tick_step(max_x), tick_step(max_y));
+    let (top_x, top_y) = (
+        (max_x / step_x).ceil() * step_x,
+        (max_y / step_y).ceil() * step_y,
+    );
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |v: f64| LEFT + v / top_x * plot_w;
+    let y = |v: f64| TOP + plot_h - v / top_y * plot_h;
+
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">checkpoint --leave-running --export: median wall time</text>\n",
+        LEFT + plot_w / 2.0
+    );
+    for i in 0..=(top_y / step_y).round() as usize {
+        let tick = i as f64 * step_y;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{LEFT}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"{2}\" y=\"{3:.1}\" text-anchor=\"end\">{4}</text>",
+            LEFT + plot_w,
+            y(tick),
+            LEFT - 6.0,
+            y(tick) + 4.0,
+            label(tick, step_y),
+        );
+    }
+    for i in 0..=(top_x / step_x).round() as usize {
+        let tick = i as f64 * step_x;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{TOP}\" y2=\"{1:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"{0:.1}\" y=\"{2:.1}\" text-anchor=\"middle\">{3}</text>",
+            x(tick),
+            TOP + plot_h,
+            TOP + plot_h + 18.0,
+            label(tick, step_x),
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">dirty memory (MiB)</text>\n\
+         <text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">seconds</text>",
+        LEFT + plot_w / 2.0,
+        HEIGHT - 16.0,
+        TOP + plot_h / 2.0
+    );
+    for (i, s) in all.iter().enumerate() {
+        let path: Vec<String> = s
+            .points
+            .iter()
+            .map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>",
+            path.join(" "),
+            s.colour,
+            s.dash
+        );
+        for p in &path {
+            let (px, py) = p.split_once(',').unwrap_or_default();
+            let _ = writeln!(
+                svg,
+                "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{}\"/>",
+                s.colour
+            );
+        }
+        let ly = TOP + 10.0 + i as f64 * 20.0;
+        let lx = WIDTH - RIGHT + 16.0;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{lx}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            lx + 30.0,
+            s.colour,
+            s.dash,
+            lx + 36.0,
+            ly + 4.0,
+            s.label
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(tick_step(1024.0), 500.0);
+        assert_eq!(tick_step(7.3), 2.0);
+        assert_eq!(tick_step(0.9), 0.2);
+        assert_eq!(label(3.0 * 0.2, 0.2), "0.6");
+        assert_eq!(label(1000.0, 500.0), "1000");
+    }
+}
