@@ -1,0 +1,326 @@
+//! Archives in and out. Out: a file written through a temporary name in the same folder and
+//! renamed into place only when complete, so that a failure never leaves a partial archive. In:
+//! compression told by magic bytes, and extraction that never writes outside its destination.
+
+use anyhow::{bail, Context, Result};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// podman's names, matched case-insensitively.
+    pub fn parse(name: &str) -> Option<Compression> {
+        match name.to_ascii_lowercase().as_str() {
+            "none" => Some(Compression::None),
+            "gzip" => Some(Compression::Gzip),
+            "zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// By magic bytes only, as podman does; the file name says nothing.
+    pub fn detect(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.get(257..262) == Some(b"ustar".as_slice()) {
+            Some(Compression::None)
+        } else {
+            None
+        }
+    }
+}
+
+/// A compressing writer that can be finished explicitly, so that write errors are not lost.
+pub enum Encoder<W: Write> {
+    None(W),
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::Encoder<'static, W>),
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(w: W, c: Compression) -> io::Result<Encoder<W>> {
+        Ok(match c {
+            Compression::None => Encoder::None(w),
+            Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::default(),
+            )),
+            Compression::Zstd => Encoder::Zstd(zstd::Encoder::new(w, 3)?),
+        })
+    }
+
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::None(w) => Ok(w),
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Zstd(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::None(w) => w.write(buf),
+            Encoder::Gzip(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::None(w) => w.flush(),
+            Encoder::Gzip(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+        }
+    }
+}
+
+/// A file that appears at its path only on [`AtomicFile::commit`]; dropped uncommitted, its
+/// temporary file is removed.
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dest.with_file_name(format!(".{name}.refpod-{}", crate::store::random_hex(4)));
+        let file = File::create(&tmp)?;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("an open file")
+    }
+
+    pub fn commit(mut self) -> io::Result<()> {
+        let file = self.file.take().expect("an open file");
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.file = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Opens an archive and decompresses it by its magic bytes.
+pub fn open(path: &Path) -> io::Result<Box<dyn Read>> {
+    let mut f = File::open(path)?;
+    let mut head = Vec::with_capacity(512);
+    (&mut f).take(512).read_to_end(&mut head)?;
+    f.rewind()?;
+    let reader = io::BufReader::new(f);
+    Ok(match Compression::detect(&head) {
+        Some(Compression::Zstd) => Box::new(zstd::Decoder::with_buffer(reader)?),
+        Some(Compression::Gzip) => Box::new(flate2::bufread::GzDecoder::new(reader)),
+        Some(Compression::None) => Box::new(reader),
+        None => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a tar, gzip or zstd archive",
+            ))
+        }
+    })
+}
+
+/// A member path that stays inside its destination: relative, without `..`. `.` parts are
+/// dropped; the empty result means the destination itself.
+pub fn safe_relative(path: impl AsRef<Path>) -> Result<PathBuf> {
+    let path = path.as_ref();
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                bail!(
+                    "absolute path {:?} in the archive",
+                    path.display().to_string()
+                )
+            }
+            Component::ParentDir => {
+                bail!(
+                    "path {:?} in the archive leaves its folder",
+                    path.display().to_string()
+                )
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Extracts a tar into `dest`. Absolute paths, `..`, hard links leaving `dest` and device nodes
+/// are refused; writing through a symlink that leaves `dest` is refused by the tar crate, which
+/// checks every parent folder after resolving it.
+pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
+    unpack_checked(reader, dest, false)
+}
+
+/// Like [`unpack`], for an image layer: a root file system may hold device nodes.
+pub fn unpack_image_layer(reader: impl Read, dest: &Path) -> Result<()> {
+    unpack_checked(reader, dest, true)
+}
+
+fn unpack_checked(reader: impl Read, dest: &Path, devices: bool) -> Result<()> {
+    fs::create_dir_all(dest)?;
+    let mut ar = tar::Archive::new(reader);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_ownerships(true);
+    ar.set_preserve_mtime(true);
+    ar.set_unpack_xattrs(false);
+    ar.set_overwrite(true);
+    for entry in ar.entries()? {
+        let mut entry = entry?;
+        let raw = entry.path()?.into_owned();
+        let rel = safe_relative(&raw)?;
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        match entry.header().entry_type() {
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()?
+                    .context("a hard link without a target")?
+                    .into_owned();
+                safe_relative(&target).with_context(|| format!("hard link {}", rel.display()))?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block if !devices => {
+                bail!("device node {} in the archive", rel.display())
+            }
+            _ => {}
+        }
+        let inside = entry
+            .unpack_in(dest)
+            .with_context(|| format!("extracting {}", rel.display()))?;
+        if !inside {
+            bail!(
+                "member {} would be written outside {}",
+                rel.display(),
+                dest.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_size(if *kind == tar::EntryType::Regular {
+                2
+            } else {
+                0
+            });
+            let name = h.as_old_mut();
+            name.name[..path.len()].copy_from_slice(path.as_bytes());
+            name.linkname[..link.len()].copy_from_slice(link.as_bytes());
+            h.set_cksum();
+            let data: &[u8] = if *kind == tar::EntryType::Regular {
+                b"hi"
+            } else {
+                b""
+            };
+            b.append(&h, data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn compression_is_told_by_magic() {
+        assert_eq!(
+            Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::detect(&[0x1f, 0x8b, 8]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::detect(&tar_with(&[("a", tar::EntryType::Regular, "")])),
+            Some(Compression::None)
+        );
+        assert_eq!(Compression::parse("NONE"), Some(Compression::None));
+        assert_eq!(Compression::parse("bogus"), None);
+    }
+
+    #[test]
+    fn escaping_members_are_refused() {
+        for bad in [
+            tar_with(&[("../evil", tar::EntryType::Regular, "")]),
+            tar_with(&[("/abs", tar::EntryType::Regular, "")]),
+            tar_with(&[("l", tar::EntryType::Link, "../../etc/passwd")]),
+            tar_with(&[
+                ("s", tar::EntryType::Symlink, "/"),
+                ("s/evil", tar::EntryType::Regular, ""),
+            ]),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let dest = t.path().join("dest");
+            assert!(unpack(&bad[..], &dest).is_err());
+            assert!(!t.path().join("evil").exists());
+        }
+    }
+
+    #[test]
+    fn a_plain_tar_extracts() {
+        let t = tempfile::tempdir().unwrap();
+        let good = tar_with(&[
+            ("./d/", tar::EntryType::Directory, ""),
+            ("d/f", tar::EntryType::Regular, ""),
+        ]);
+        unpack(&good[..], t.path()).unwrap();
+        assert_eq!(fs::read(t.path().join("d/f")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn an_uncommitted_file_leaves_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let dest = t.path().join("out.tar");
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.file().write_all(b"partial").unwrap();
+        drop(f);
+        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 0);
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.file().write_all(b"whole").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"whole");
+    }
+}

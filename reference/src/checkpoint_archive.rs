@@ -1,0 +1,155 @@
+//! The layout of an exported checkpoint, as podman writes it: `artifacts/`, `config.dump`,
+//! `spec.dump`, `network.status`, `stats-dump`, `ctr.log`, `checkpoint/` (or `pre-checkpoint/`),
+//! `rootfs-diff.tar`, `deleted.files`, `volumes/<name>.tar`. Used for `--export` (compressed) and
+//! for the single layer of a `--create-image` image.
+
+use crate::container::Container;
+use crate::rootfs::{self, Changes};
+use crate::store::Store;
+use crate::{lifecycle, volumes};
+use anyhow::{Context, Result};
+use std::fs::{self, File};
+use std::io::{Seek, Write};
+use std::path::Path;
+
+pub struct Options {
+    pub pre_checkpoint: bool,
+    pub ignore_rootfs: bool,
+    pub ignore_volumes: bool,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn append_bytes<W: Write>(b: &mut tar::Builder<W>, name: &str, data: &[u8]) -> Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o600);
+    h.set_mtime(now());
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, name, data)?;
+    Ok(())
+}
+
+fn append_dir_entry<W: Write>(b: &mut tar::Builder<W>, name: &str) -> Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_mode(0o755);
+    h.set_mtime(now());
+    h.set_entry_type(tar::EntryType::Directory);
+    b.append_data(&mut h, name, std::io::empty())?;
+    Ok(())
+}
+
+/// An uncompressed tar of the upper dir's changes, rootfs-relative, in a temporary file.
+fn rootfs_diff_tar(upper: &Path, changes: &Changes, tmp: &Path) -> Result<File> {
+    let mut b = tar::Builder::new(
+        File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)?,
+    );
+    b.follow_symlinks(false);
+    for rel in &changes.changed {
+        let path = upper.join(rel);
+        if path.symlink_metadata()?.is_dir() {
+            b.append_dir(rel, &path)?;
+        } else {
+            b.append_path_with_name(&path, rel)?;
+        }
+    }
+    let mut f = b.into_inner()?;
+    f.flush()?;
+    f.rewind()?;
+    Ok(f)
+}
+
+/// An uncompressed tar of a volume's content, in a temporary file.
+fn volume_tar(data: &Path, tmp: &Path) -> Result<File> {
+    let mut b = tar::Builder::new(
+        File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)?,
+    );
+    b.follow_symlinks(false);
+    let mut entries: Vec<_> = fs::read_dir(data)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        if e.file_type()?.is_dir() {
+            b.append_dir_all(&name, e.path())?;
+        } else {
+            b.append_path_with_name(e.path(), &name)?;
+        }
+    }
+    let mut f = b.into_inner()?;
+    f.flush()?;
+    f.rewind()?;
+    Ok(f)
+}
+
+/// Writes the members into `w`. `config_dump` and `spec_dump` are the container's config and
+/// OCI spec as JSON.
+pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Result<W> {
+    let p = c.paths(store);
+    let ud = &p.userdata;
+    let mut b = tar::Builder::new(w);
+    b.follow_symlinks(false);
+    append_dir_entry(&mut b, "artifacts/")?;
+    append_bytes(
+        &mut b,
+        "config.dump",
+        &serde_json::to_vec_pretty(&c.config)?,
+    )?;
+    append_bytes(&mut b, "spec.dump", &fs::read(ud.join("config.json"))?)?;
+    for name in ["network.status", "stats-dump", "ctr.log"] {
+        let path = ud.join(name);
+        if path.exists() {
+            b.append_path_with_name(&path, name)
+                .with_context(|| format!("adding {name}"))?;
+        }
+    }
+    let images = if opts.pre_checkpoint {
+        "pre-checkpoint"
+    } else {
+        "checkpoint"
+    };
+    b.append_dir_all(images, ud.join(images))
+        .with_context(|| format!("adding {images}/"))?;
+    let tmp = store.temp_dir("export")?;
+    let result = (|| -> Result<()> {
+        if !opts.ignore_rootfs {
+            let changes = rootfs::changes(&p.upper, &lifecycle::layer_dirs(store, &c.config))?;
+            if !changes.changed.is_empty() {
+                let mut f = rootfs_diff_tar(&p.upper, &changes, &tmp.join("rootfs-diff.tar"))?;
+                b.append_file("rootfs-diff.tar", &mut f)?;
+            }
+            if !changes.deleted.is_empty() {
+                let list: Vec<String> = changes.deleted.iter().map(|d| format!("/{d}")).collect();
+                append_bytes(&mut b, "deleted.files", &serde_json::to_vec(&list)?)?;
+            }
+        }
+        if !opts.ignore_volumes {
+            for v in &c.config.named_volumes {
+                let path = tmp.join(format!("{}.tar", v.name));
+                let mut f = volume_tar(&volumes::data_dir(store, &v.name), &path)?;
+                b.append_file(format!("volumes/{}.tar", v.name), &mut f)?;
+                drop(f);
+                let _ = fs::remove_file(&path);
+            }
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&tmp);
+    result?;
+    Ok(b.into_inner()?)
+}

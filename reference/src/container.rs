@@ -1,0 +1,179 @@
+//! A container on disk: its configuration (what it is, exported as `config.dump` with podman's key
+//! names) and its state (what it is doing), both in `containers/<id>/state.json`.
+
+use crate::store::{self, Store};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::PathBuf;
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct NamedVolume {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Dest")]
+    pub dest: String,
+}
+
+/// What the container is; fixed at creation. Key names follow podman's `ContainerConfig` where
+/// podman has the same field (restore --import reads `name`, `id`, `runtime`...).
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "rootfsImageID")]
+    pub rootfs_image_id: String,
+    #[serde(rename = "rootfsImageName")]
+    pub rootfs_image_name: String,
+    #[serde(rename = "RawImageName")]
+    pub raw_image_name: String,
+    /// Diff IDs of the image's layers, bottom first: the overlay's lower dirs.
+    #[serde(rename = "rootfsLayers")]
+    pub rootfs_layers: Vec<String>,
+    pub runtime: String,
+    #[serde(rename = "createdTime")]
+    pub created_time: DateTime<Utc>,
+    pub command: Vec<String>,
+    #[serde(rename = "namedVolumes", default)]
+    pub named_volumes: Vec<NamedVolume>,
+    /// Host paths bind-mounted into the container: (source, destination).
+    #[serde(rename = "bindMounts", default)]
+    pub bind_mounts: Vec<(String, String)>,
+    #[serde(default)]
+    pub autoremove: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// What the container is doing.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct ContainerState {
+    pub status: Status,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub checkpointed: bool,
+    pub checkpointed_at: Option<DateTime<Utc>>,
+    pub restored: bool,
+    pub restored_at: Option<DateTime<Utc>>,
+    pub checkpoint_path: String,
+    pub checkpoint_log: String,
+    pub restore_log: String,
+    /// Bumped on every start or restore: a monitor only acts on the run it started.
+    pub generation: u64,
+}
+
+impl ContainerState {
+    pub fn new() -> ContainerState {
+        ContainerState {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            started_at: None,
+            finished_at: None,
+            checkpointed: false,
+            checkpointed_at: None,
+            restored: false,
+            restored_at: None,
+            checkpoint_path: String::new(),
+            checkpoint_log: String::new(),
+            restore_log: String::new(),
+            generation: 0,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Container {
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+}
+
+/// The paths of one container.
+pub struct Paths {
+    pub dir: PathBuf,
+    /// The OCI bundle: config.json, checkpoint/, dump.log, ctr.log...
+    pub userdata: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+}
+
+impl Paths {
+    pub fn new(store: &Store, id: &str) -> Paths {
+        let dir = store.container_dir(id);
+        Paths {
+            userdata: dir.join("userdata"),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            merged: dir.join("merged"),
+            dir,
+        }
+    }
+
+    pub fn checkpoint(&self) -> PathBuf {
+        self.userdata.join("checkpoint")
+    }
+
+    pub fn pre_checkpoint(&self) -> PathBuf {
+        self.userdata.join("pre-checkpoint")
+    }
+}
+
+impl Container {
+    pub fn paths(&self, store: &Store) -> Paths {
+        Paths::new(store, &self.config.id)
+    }
+
+    /// `None` when the container does not exist (or is being removed).
+    pub fn load(store: &Store, id: &str) -> Result<Option<Container>> {
+        let path = store.container_dir(id).join("state.json");
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(
+                serde_json::from_slice(&bytes)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn save(&self, store: &Store) -> Result<()> {
+        store::write_json_atomic(
+            &store.container_dir(&self.config.id).join("state.json"),
+            self,
+        )
+    }
+
+    /// Removes the container's folder: renamed away first, so that lookups never see it half gone.
+    pub fn remove_files(store: &Store, id: &str) -> Result<()> {
+        let dir = store.container_dir(id);
+        let trash = store
+            .dir("containers")
+            .join(format!(".removing-{id}-{}", store::random_hex(4)));
+        if fs::rename(&dir, &trash).is_ok() {
+            fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
+        }
+        Ok(())
+    }
+}

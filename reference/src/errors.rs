@@ -1,0 +1,35 @@
+//! Exit statuses other than podman's usual 125.
+
+use std::fmt;
+
+/// An error that decides the exit status itself.
+#[derive(Debug)]
+pub enum Exit {
+    /// Exit with this status and print nothing (`image exists`, a passed-through `exec` status).
+    Silent(i32),
+    /// Print `Error: <msg>` and exit with this status.
+    Message(i32, String),
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Silent(code) => write!(f, "exit status {code}"),
+            Exit::Message(_, msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Podman's multi-container commands print every error but the last as `Error: ...` and return
+/// the last one.
+pub fn report_all(mut errors: Vec<anyhow::Error>) -> anyhow::Result<()> {
+    let Some(last) = errors.pop() else {
+        return Ok(());
+    };
+    for e in errors {
+        eprintln!("Error: {e:#}");
+    }
+    Err(last)
+}

@@ -1,0 +1,374 @@
+//! `container restore`: in place from `<userdata>/checkpoint`, or as a new container from an
+//! exported archive (`--import`) or a checkpoint image, through the runtime's `restore`.
+
+use crate::checkpoint::{latest, RUNTIME_NAME_ANNOTATION};
+use crate::cli::RestoreArgs;
+use crate::container::{Container, ContainerConfig, ContainerState, Status};
+use crate::criu_stats::{self, Entry};
+use crate::monitor::{self, RestoreFlags};
+use crate::runtime::Runtime;
+use crate::store::{self, Store};
+use crate::{archive, errors, images, lifecycle, rootfs, spec, volumes};
+use anyhow::{anyhow, bail, Context, Result};
+use std::fs::{self, File};
+use std::path::Path;
+use std::time::Instant;
+
+pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
+    let start = Instant::now();
+    if a.all && a.latest {
+        bail!("--all and --latest cannot be used together");
+    }
+    if !nix::unistd::geteuid().is_root() {
+        bail!("restoring a container requires root");
+    }
+    // A name is a container first (podman #15055), else maybe a checkpoint image.
+    let mut exists = false;
+    for n in &a.containers {
+        if store.find(n)?.is_some() {
+            exists = true;
+            break;
+        }
+    }
+    let mut from_image = false;
+    if !exists {
+        for n in &a.containers {
+            if let Some(img) = images::find(store, n)? {
+                let ann = img.annotations();
+                let Some(rt) = ann.get(RUNTIME_NAME_ANNOTATION) else {
+                    bail!("image is not a checkpoint: {n}");
+                };
+                if let Some(want) = &store.runtime_flag {
+                    if want != rt {
+                        bail!("container image \"{n}\" requires runtime: \"{rt}\"");
+                    }
+                }
+                from_image = true;
+            }
+        }
+    }
+    let not_import = !from_image && a.import.is_none();
+    if not_import && a.import_previous.is_some() {
+        bail!("--import-previous can only be used with image or --import");
+    }
+    if not_import && a.ignore_rootfs {
+        bail!("--ignore-rootfs can only be used with image or --import");
+    }
+    if not_import && a.ignore_volumes {
+        bail!("--ignore-volumes can only be used with image or --import");
+    }
+    if not_import && a.name.is_some() {
+        bail!("--name can only be used with image or --import");
+    }
+    if a.name.is_some() && a.tcp_established {
+        bail!("--tcp-established cannot be used with --name");
+    }
+    if a.import.is_some() {
+        if a.all || a.latest {
+            bail!("cannot use --import with --all or --latest");
+        }
+        if !a.containers.is_empty() {
+            bail!("cannot use --import with positional arguments");
+        }
+    }
+    if (a.all || a.latest) && !a.containers.is_empty() {
+        bail!("--all or --latest and containers cannot be used together");
+    }
+    if a.containers.is_empty() && !a.all && !a.latest && a.import.is_none() {
+        bail!("you must provide at least one name or id");
+    }
+    if a.containers.len() > 1 && a.name.is_some() {
+        bail!("--name can only be used with one checkpoint image");
+    }
+
+    let mut entries = vec![];
+    let mut errs = vec![];
+    let mut done = |r: Result<(String, Option<Entry>)>| match r {
+        Ok((shown, entry)) => {
+            if !a.print_stats {
+                println!("{shown}");
+            }
+            entries.extend(entry);
+        }
+        Err(e) => errs.push(e),
+    };
+    if let Some(file) = &a.import {
+        done(import_archive(store, file, a));
+    } else if a.all || a.latest {
+        let ids: Vec<String> = if a.all {
+            let mut list = store.list()?;
+            list.sort_by_key(|c| c.config.created_time);
+            list.into_iter()
+                .filter(|c| c.state.status == Status::Exited && c.state.checkpointed)
+                .map(|c| c.config.id)
+                .collect()
+        } else {
+            latest(store)?.into_iter().collect()
+        };
+        for id in ids {
+            done(in_place(store, &id, a).map(|e| (id.clone(), e)));
+        }
+    } else {
+        for name in &a.containers {
+            let r = match store.find(name)? {
+                Some(id) => in_place(store, &id, a).map(|e| (name.clone(), e)),
+                None => match images::find(store, name)? {
+                    Some(img) => import_image(store, &img, name, a),
+                    None => Err(anyhow!("no such container or image: {name}")),
+                },
+            };
+            done(r);
+        }
+    }
+    if a.print_stats {
+        criu_stats::print("restore", start.elapsed(), entries)?;
+    }
+    errors::report_all(errs)
+}
+
+fn in_place(store: &Store, id: &str, a: &RestoreArgs) -> Result<Option<Entry>> {
+    let (_lock, mut c) = lifecycle::load_locked(store, id)?;
+    restore_locked(store, &mut c, a)
+}
+
+/// Restores a created or exited container from its checkpoint. The caller holds its lock.
+fn restore_locked(store: &Store, c: &mut Container, a: &RestoreArgs) -> Result<Option<Entry>> {
+    let id = c.config.id.clone();
+    if !matches!(c.state.status, Status::Created | Status::Exited) {
+        bail!("container {id} is running or paused, cannot restore: container state improper");
+    }
+    let p = c.paths(store);
+    let ud = p.userdata.clone();
+    let inventory = p.checkpoint().join("inventory.img");
+    if !inventory.exists() {
+        bail!(
+            "a complete checkpoint for this container cannot be found, cannot restore: faccessat {}: no such file or directory",
+            inventory.display()
+        );
+    }
+    Runtime::new(&c.config.runtime)?.delete(&id);
+    lifecycle::mount_rootfs(store, c)?;
+    for v in &c.config.named_volumes {
+        volumes::ensure(store, &v.name)?;
+    }
+    for f in ["restore.log", "stats-restore"] {
+        let _ = fs::remove_file(ud.join(f));
+    }
+    let flags = RestoreFlags {
+        tcp_established: a.tcp_established,
+        file_locks: a.file_locks,
+    };
+    let started = match monitor::start(store, c, Some(flags)) {
+        Ok(s) => s,
+        Err(e) => {
+            rootfs::unmount(&p.merged);
+            return Err(e);
+        }
+    };
+    let stats = if a.print_stats {
+        Some(
+            criu_stats::read(&ud.join("stats-restore"))
+                .context("displaying restore statistics not possible")?,
+        )
+    } else {
+        None
+    };
+    let now = chrono::Utc::now();
+    let s = &mut c.state;
+    s.status = Status::Running;
+    s.pid = started.pid;
+    s.exit_code = 0;
+    s.started_at = Some(now);
+    s.finished_at = None;
+    s.restored = true;
+    s.restored_at = Some(now);
+    s.checkpointed = false;
+    s.checkpointed_at = None;
+    if a.keep {
+        s.restore_log = ud.join("restore.log").display().to_string();
+    } else {
+        let _ = fs::remove_dir_all(p.checkpoint());
+        let _ = fs::remove_dir_all(p.pre_checkpoint());
+        for f in [
+            "restore.log",
+            "dump.log",
+            "stats-dump",
+            "stats-restore",
+            "network.status",
+        ] {
+            let _ = fs::remove_file(ud.join(f));
+        }
+        s.checkpoint_path.clear();
+        s.checkpoint_log.clear();
+        s.restore_log.clear();
+    }
+    c.save(store)?;
+    Ok(stats.map(|st| Entry::new("restore", &id, started.runtime_duration, st)))
+}
+
+/// `restore --import FILE`.
+fn import_archive(store: &Store, file: &Path, a: &RestoreArgs) -> Result<(String, Option<Entry>)> {
+    let tmp = store.temp_dir("import")?;
+    let result = (|| {
+        let reader = archive::open(file).map_err(|e| {
+            anyhow!(
+                "failed extracting runtime information from {f}: failed to open checkpoint archive {f} for import: {e}",
+                f = file.display()
+            )
+        })?;
+        archive::unpack(reader, &tmp)
+            .with_context(|| format!("unpacking checkpoint archive {}", file.display()))?;
+        import_dir(store, &tmp, &file.display().to_string(), a)
+    })();
+    let _ = fs::remove_dir_all(&tmp);
+    result
+}
+
+/// `restore IMAGE`: the image's single layer is an export archive.
+fn import_image(
+    store: &Store,
+    img: &images::Image,
+    name: &str,
+    a: &RestoreArgs,
+) -> Result<(String, Option<Entry>)> {
+    let tmp = store.temp_dir("import")?;
+    let result = (|| {
+        archive::unpack(images::open_single_layer(store, img)?, &tmp)?;
+        import_dir(store, &tmp, name, a)
+    })()
+    .with_context(|| format!("unable to import checkpoint from image: {name:?}"));
+    let _ = fs::remove_dir_all(&tmp);
+    result
+}
+
+/// Makes a container from an unpacked archive and restores it.
+fn import_dir(
+    store: &Store,
+    dir: &Path,
+    source: &str,
+    a: &RestoreArgs,
+) -> Result<(String, Option<Entry>)> {
+    let mut config: ContainerConfig = serde_json::from_slice(
+        &fs::read(dir.join("config.dump"))
+            .with_context(|| format!("failed extracting runtime information from {source}"))?,
+    )
+    .with_context(|| format!("reading config.dump of {source}"))?;
+    if let Some(want) = &store.runtime_flag {
+        if *want != config.runtime {
+            bail!(
+                "checkpoint archive {source} was created with runtime '{}' and cannot be restored with runtime '{want}'",
+                config.runtime
+            );
+        }
+    }
+    let spec_dump = oci_spec::runtime::Spec::load(dir.join("spec.dump"))
+        .with_context(|| format!("reading spec.dump of {source}"))?;
+    let image = images::find(store, &config.rootfs_image_id)?
+        .or(images::find(store, &config.rootfs_image_name)?)
+        .ok_or_else(|| anyhow!("{}: image not known", config.rootfs_image_name))?;
+    images::layer_dirs(store, &image)?;
+    config.rootfs_layers = image.diff_ids();
+    if let Some(name) = &a.name {
+        config.name = name.clone();
+        config.id = store::random_hex(32);
+    }
+    let id = config.id.clone();
+    let mut c = Container {
+        config,
+        state: ContainerState::new(),
+    };
+    let mut new_volumes = vec![];
+    let made = (|| -> Result<()> {
+        let _names = store.lock_names()?;
+        lifecycle::check_name_free(store, &c.config.name)?;
+        if store.container_dir(&id).exists() {
+            bail!("creating container storage: that ID is already in use");
+        }
+        for v in &c.config.named_volumes {
+            if a.ignore_volumes {
+                continue;
+            }
+            if volumes::exists(store, &v.name) {
+                bail!("volume with name {} already exists. Use --ignore-volumes to not restore content of volumes", v.name);
+            }
+            let tar = dir.join("volumes").join(format!("{}.tar", v.name));
+            if !tar.is_file() {
+                bail!(
+                    "failed to open volume file {}: open {}: no such file or directory",
+                    tar.display(),
+                    tar.display()
+                );
+            }
+        }
+        for v in &c.config.named_volumes {
+            if volumes::ensure(store, &v.name)? {
+                new_volumes.push(v.name.clone());
+            }
+            if !a.ignore_volumes {
+                let tar = File::open(dir.join("volumes").join(format!("{}.tar", v.name)))?;
+                archive::unpack(tar, &volumes::data_dir(store, &v.name))
+                    .with_context(|| format!("restoring volume {}", v.name))?;
+            }
+        }
+        let p = c.paths(store);
+        let spec = spec::adapt(store, spec_dump, &c.config, &p.merged)?;
+        c.state.status = Status::Exited;
+        c.state.checkpointed = true;
+        lifecycle::create_files(store, &c, &spec)?;
+        Ok(())
+    })();
+    if let Err(e) = made {
+        for v in &new_volumes {
+            let _ = volumes::remove(store, v);
+        }
+        return Err(e);
+    }
+    let _lock = store.lock_container(&id)?;
+    let restored = (|| -> Result<Option<Entry>> {
+        let p = c.paths(store);
+        if !a.ignore_rootfs {
+            let diff = dir.join("rootfs-diff.tar");
+            if diff.is_file() {
+                archive::unpack(File::open(&diff)?, &p.upper)
+                    .context("applying rootfs-diff.tar")?;
+            }
+            let deleted = dir.join("deleted.files");
+            if deleted.is_file() {
+                let list: Vec<String> = serde_json::from_slice(&fs::read(&deleted)?)
+                    .context("reading deleted.files")?;
+                for path in list {
+                    rootfs::add_whiteout(&p.upper, path.trim_start_matches('/'))?;
+                }
+            }
+        }
+        fs::rename(dir.join("checkpoint"), p.checkpoint())
+            .context("the archive has no checkpoint/ folder")?;
+        if let Some(prev) = &a.import_previous {
+            let tmp = store.temp_dir("import-previous")?;
+            let r = (|| -> Result<()> {
+                archive::unpack(archive::open(prev)?, &tmp)?;
+                fs::rename(tmp.join("pre-checkpoint"), p.pre_checkpoint())
+                    .context("the previous archive has no pre-checkpoint/ folder")?;
+                Ok(())
+            })();
+            let _ = fs::remove_dir_all(&tmp);
+            r.with_context(|| format!("importing {}", prev.display()))?;
+        }
+        for f in ["network.status", "ctr.log"] {
+            if dir.join(f).is_file() {
+                fs::copy(dir.join(f), p.userdata.join(f))?;
+            }
+        }
+        restore_locked(store, &mut c, a)
+    })();
+    match restored {
+        Ok(entry) => Ok((id, entry)),
+        Err(e) => {
+            let _ = lifecycle::remove_container(store, &c);
+            for v in &new_volumes {
+                let _ = volumes::remove(store, v);
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The OCI runtime driver: crun or runc, through their command lines. Each runtime keeps its
+//! state under `/run/refpod/<name>`, apart from any other engine's containers.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Runtime {
+    pub name: String,
+    pub path: PathBuf,
+    state_root: PathBuf,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct RuntimeState {
+    pub status: String,
+}
+
+/// Options of `checkpoint` that map to runtime flags.
+#[derive(Default, Clone, Copy)]
+pub struct DumpOptions {
+    pub leave_running: bool,
+    pub tcp_established: bool,
+    pub file_locks: bool,
+    pub pre_dump: bool,
+    pub with_previous: bool,
+}
+
+/// Finds `name` in PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+impl Runtime {
+    pub fn new(name: &str) -> Result<Runtime> {
+        let path = which(name).with_context(|| {
+            format!("could not find a working binary for the OCI runtime {name:?}")
+        })?;
+        let base = Path::new(name)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.to_string());
+        Ok(Runtime {
+            state_root: PathBuf::from("/run/refpod").join(&base),
+            name: base,
+            path,
+        })
+    }
+
+    /// `<runtime> --root <state>` ready for a subcommand.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.path);
+        c.arg("--root").arg(&self.state_root);
+        c
+    }
+
+    /// The runtime's whole `--version` output, as podman stores it.
+    pub fn version(&self) -> String {
+        Command::new(&self.path)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// `None` when the runtime does not know the container.
+    pub fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
+        let out = self.command().arg("state").arg(id).output()?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::from_slice(&out.stdout).with_context(
+            || format!("parsing `{} state {id}`", self.name),
+        )?))
+    }
+
+    /// Runs a short runtime subcommand; its stderr becomes the error.
+    fn simple(&self, args: &[&str]) -> Result<()> {
+        let out = self.command().args(args).stdin(Stdio::null()).output()?;
+        if !out.status.success() {
+            bail!(
+                "{} {}: {}",
+                self.name,
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn kill(&self, id: &str, signal: &str) -> Result<()> {
+        self.simple(&["kill", id, signal])
+    }
+
+    pub fn pause(&self, id: &str) -> Result<()> {
+        self.simple(&["pause", id])
+    }
+
+    pub fn resume(&self, id: &str) -> Result<()> {
+        self.simple(&["resume", id])
+    }
+
+    /// Forgets the container (and removes its cgroup); quiet when it is already gone.
+    pub fn delete(&self, id: &str) {
+        let _ = self
+            .command()
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Waits until the container's init process is gone.
+    pub fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        loop {
+            match self.state(id) {
+                Ok(Some(s)) if s.status != "stopped" => {}
+                _ => return true,
+            }
+            if Instant::now() > until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `exec`: the command's stdio and exit status pass through.
+    pub fn exec(&self, id: &str, args: &[String]) -> Result<i32> {
+        let status = self
+            .command()
+            .arg("exec")
+            .arg(id)
+            .args(args)
+            .status()
+            .with_context(|| format!("running {}", self.path.display()))?;
+        Ok(status.code().unwrap_or(125))
+    }
+
+    /// The arguments of a dump, in podman's order.
+    pub fn checkpoint_args(&self, id: &str, userdata: &Path, opts: DumpOptions) -> Vec<String> {
+        let image = if opts.pre_dump {
+            "pre-checkpoint"
+        } else {
+            "checkpoint"
+        };
+        let mut a = vec![
+            "checkpoint".to_string(),
+            "--image-path".into(),
+            userdata.join(image).display().to_string(),
+            "--work-path".into(),
+            userdata.display().to_string(),
+        ];
+        if opts.leave_running {
+            a.push("--leave-running".into());
+        }
+        if opts.tcp_established {
+            a.push("--tcp-established".into());
+        }
+        if opts.file_locks {
+            a.push("--file-locks".into());
+        }
+        if opts.pre_dump {
+            a.push("--pre-dump".into());
+        }
+        if opts.with_previous && !opts.pre_dump {
+            a.push("--parent-path".into());
+            a.push("../pre-checkpoint".into());
+        }
+        a.push(id.to_string());
+        a
+    }
+
+    /// Dumps the container; returns how long the runtime took. On failure the runtime's stderr
+    /// passes through and the error names the command, as podman's does.
+    pub fn checkpoint(&self, id: &str, userdata: &Path, opts: DumpOptions) -> Result<Duration> {
+        let args = self.checkpoint_args(id, userdata, opts);
+        let start = Instant::now();
+        let out = self
+            .command()
+            .args(&args)
+            .stdin(Stdio::null())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .with_context(|| format!("running {}", self.path.display()))?;
+        let took = start.elapsed();
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !stderr.trim().is_empty() {
+                eprintln!("{}", stderr.trim_end());
+            }
+            bail!(
+                "`{} {}` failed: exit status {}",
+                self.path.display(),
+                args.join(" "),
+                out.status.code().unwrap_or(-1)
+            );
+        }
+        Ok(took)
+    }
+
+    /// `run --detach` (or `restore --detach`) of the bundle, for the monitor to spawn.
+    pub fn start_command(
+        &self,
+        id: &str,
+        userdata: &Path,
+        restore: Option<(bool, bool)>,
+    ) -> Command {
+        let mut c = self.command();
+        c.arg("--log").arg(userdata.join("runtime.log"));
+        match restore {
+            None => {
+                c.args(["run", "--detach", "--bundle"]).arg(userdata);
+            }
+            Some((tcp_established, file_locks)) => {
+                c.args(["restore", "--detach", "--image-path"])
+                    .arg(userdata.join("checkpoint"))
+                    .arg("--work-path")
+                    .arg(userdata)
+                    .arg("--bundle")
+                    .arg(userdata);
+                if tcp_established {
+                    c.arg("--tcp-established");
+                }
+                if file_locks {
+                    c.arg("--file-locks");
+                }
+            }
+        }
+        c.arg("--pid-file").arg(userdata.join("pidfile")).arg(id);
+        c
+    }
+}

@@ -1,0 +1,118 @@
+//! The OCI runtime spec (config.json) of a container: new pid, mount, ipc, uts, cgroup and
+//! network namespaces (loopback only), the overlay as root, named volumes and bind mounts.
+
+use crate::container::ContainerConfig;
+use crate::store::Store;
+use crate::volumes;
+use anyhow::{Context, Result};
+use oci_spec::runtime::{Capability, LinuxCapabilities, Mount, Spec};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// podman's default capability set.
+const CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+pub fn cgroups_path(id: &str) -> String {
+    format!("/refpod/{id}")
+}
+
+fn bind(destination: &str, source: &Path) -> Mount {
+    let mut m = Mount::default();
+    m.set_destination(PathBuf::from(destination));
+    m.set_typ(Some("bind".into()));
+    m.set_source(Some(source.to_path_buf()));
+    m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
+    m
+}
+
+/// The spec for a new container whose overlay is mounted at `rootfs`.
+pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<Spec> {
+    let mut spec = Spec::default();
+    spec.set_version("1.0.2".into());
+    spec.set_hostname(Some(config.id[..12].to_string()));
+    let mut root = spec.root().clone().unwrap_or_default();
+    root.set_path(rootfs.to_path_buf());
+    root.set_readonly(Some(false));
+    spec.set_root(Some(root));
+
+    let process = spec
+        .process_mut()
+        .as_mut()
+        .context("the default spec has a process")?;
+    process.set_args(Some(config.command.clone()));
+    process.set_env(Some(vec![
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        "container=refpod".into(),
+        "HOME=/root".into(),
+        format!("HOSTNAME={}", &config.id[..12]),
+    ]));
+    process.set_no_new_privileges(Some(false));
+    let caps: HashSet<Capability> = CAPABILITIES
+        .iter()
+        .filter_map(|c| Capability::from_str(c).ok())
+        .collect();
+    let mut lc = LinuxCapabilities::default();
+    lc.set_bounding(Some(caps.clone()));
+    lc.set_effective(Some(caps.clone()));
+    lc.set_permitted(Some(caps));
+    lc.set_inheritable(None);
+    lc.set_ambient(None);
+    process.set_capabilities(Some(lc));
+
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for v in &config.named_volumes {
+        mounts.push(bind(&v.dest, &volumes::data_dir(store, &v.name)));
+    }
+    for (src, dest) in &config.bind_mounts {
+        mounts.push(bind(dest, Path::new(src)));
+    }
+    spec.set_mounts(Some(mounts));
+
+    let linux = spec
+        .linux_mut()
+        .as_mut()
+        .context("the default spec has linux")?;
+    linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
+    let mut annotations = HashMap::new();
+    annotations.insert("io.container.manager".to_string(), "refpod".to_string());
+    spec.set_annotations(Some(annotations));
+    Ok(spec)
+}
+
+/// A spec from a checkpoint archive (`spec.dump`) adapted to the container that imports it: its
+/// rootfs, cgroup and volume paths are this host's.
+pub fn adapt(
+    store: &Store,
+    mut spec: Spec,
+    config: &ContainerConfig,
+    rootfs: &Path,
+) -> Result<Spec> {
+    let mut root = spec.root().clone().unwrap_or_default();
+    root.set_path(rootfs.to_path_buf());
+    spec.set_root(Some(root));
+    if let Some(linux) = spec.linux_mut().as_mut() {
+        linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
+    }
+    if let Some(mounts) = spec.mounts_mut().as_mut() {
+        for m in mounts.iter_mut() {
+            let dest = m.destination().display().to_string();
+            if let Some(v) = config.named_volumes.iter().find(|v| v.dest == dest) {
+                m.set_source(Some(volumes::data_dir(store, &v.name)));
+            }
+        }
+    }
+    Ok(spec)
+}

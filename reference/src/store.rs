@@ -1,0 +1,148 @@
+//! The root folder and where everything lives in it:
+//!
+//! ```text
+//! <root>/images/                OCI image layout (index.json, blobs/sha256/...)
+//! <root>/layers/<diff-id>/      extracted image layers, the overlay lower dirs
+//! <root>/containers/<id>/       state.json, userdata/ (the bundle), upper/, work/, merged/
+//! <root>/volumes/<name>/_data   named volumes
+//! <root>/locks/                 flock files
+//! <root>/tmp/                   staging for imports, on the same file system for renames
+//! ```
+
+use crate::container::Container;
+use crate::lock::{self, Lock};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+pub struct Store {
+    pub root: PathBuf,
+    /// `--runtime`, when given.
+    pub runtime_flag: Option<String>,
+}
+
+impl Store {
+    pub fn open(root: &Path, runtime_flag: Option<String>) -> Result<Store> {
+        let store = Store {
+            root: root.to_path_buf(),
+            runtime_flag,
+        };
+        for dir in ["images", "layers", "containers", "volumes", "locks", "tmp"] {
+            fs::create_dir_all(store.root.join(dir))
+                .with_context(|| format!("creating {}", store.root.join(dir).display()))?;
+        }
+        Ok(store)
+    }
+
+    /// The runtime for new containers: `--runtime`, else crun.
+    pub fn default_runtime(&self) -> String {
+        self.runtime_flag.clone().unwrap_or_else(|| "crun".into())
+    }
+
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    pub fn lock_container(&self, id: &str) -> Result<Lock> {
+        lock::acquire(&self.root.join("locks").join(format!("{id}.lock")))
+    }
+
+    /// Held while names and IDs are checked and a container folder is created.
+    pub fn lock_names(&self) -> Result<Lock> {
+        lock::acquire(&self.root.join("locks").join("names.lock"))
+    }
+
+    pub fn lock_images(&self) -> Result<Lock> {
+        lock::acquire(&self.root.join("locks").join("images.lock"))
+    }
+
+    /// A fresh folder under `<root>/tmp`, removed by the caller.
+    pub fn temp_dir(&self, what: &str) -> Result<PathBuf> {
+        let dir = self
+            .root
+            .join("tmp")
+            .join(format!("{what}-{}", random_hex(8)));
+        fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Every container, in no particular order. Half-removed folders are skipped.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = vec![];
+        for entry in fs::read_dir(self.root.join("containers"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if let Ok(Some(c)) = Container::load(self, &name) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves a name, a full ID or a unique ID prefix, as podman does (exact ID, then name,
+    /// then prefix).
+    pub fn find(&self, key: &str) -> Result<Option<String>> {
+        let key = key.trim_start_matches('/');
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let all = self.list()?;
+        if let Some(c) = all.iter().find(|c| c.config.id == key) {
+            return Ok(Some(c.config.id.clone()));
+        }
+        if let Some(c) = all.iter().find(|c| c.config.name == key) {
+            return Ok(Some(c.config.id.clone()));
+        }
+        let matches: Vec<&Container> = all
+            .iter()
+            .filter(|c| c.config.id.starts_with(key))
+            .collect();
+        match matches.len() {
+            0 => Ok(None),
+            1 => Ok(Some(matches[0].config.id.clone())),
+            _ => anyhow::bail!(
+                "more than one result for container ID {key}: container already exists"
+            ),
+        }
+    }
+
+    /// Like [`Store::find`], with podman's error for a missing container.
+    pub fn resolve(&self, key: &str) -> Result<String> {
+        self.find(key)?.ok_or_else(|| {
+            anyhow::anyhow!("no container with name or ID \"{key}\" found: no such container")
+        })
+    }
+}
+
+/// `n` random bytes as hex, from the kernel's generator.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("reading /dev/urandom");
+    hex(&buf)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes JSON through a temporary file and a rename, so that readers never see half a file.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    serde_json::to_writer_pretty(&mut f, value)?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
