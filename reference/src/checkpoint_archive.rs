@@ -30,6 +30,8 @@ fn append_bytes<W: Write>(b: &mut tar::Builder<W>, name: &str, data: &[u8]) -> R
     h.set_size(data.len() as u64);
     h.set_mode(0o600);
     h.set_mtime(now());
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, name, data)?;
     Ok(())
@@ -40,6 +42,8 @@ fn append_dir_entry<W: Write>(b: &mut tar::Builder<W>, name: &str) -> Result<()>
     h.set_size(0);
     h.set_mode(0o755);
     h.set_mtime(now());
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Directory);
     b.append_data(&mut h, name, std::io::empty())?;
     Ok(())
