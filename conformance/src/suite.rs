@@ -23,7 +23,8 @@ pub struct SuiteArgs {
     /// or a name found inside it.
     #[arg(long, default_value = "podman")]
     pub bin: String,
-    /// Where containers run: ns (Debian podman + CRIU in private namespaces) or none (the host).
+    /// Where containers run: ns (Debian podman + CRIU in private namespaces), vm (the same under
+    /// qemu with Debian's kernel, for --pre-checkpoint) or none (the host).
     #[arg(long, default_value = "ns")]
     pub sandbox: Backend,
     /// Debian suite of the ns sandbox: trixie (podman 5.4) or forky (podman 5.8).
@@ -141,6 +142,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     ensure_test_image(&target)?;
     let label = match args.sandbox {
         Backend::Ns => format!("ns ({})", args.suite),
+        Backend::Vm => format!("vm ({})", args.suite),
         Backend::None => "none (host)".to_string(),
     };
     let caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);

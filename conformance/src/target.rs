@@ -112,10 +112,7 @@ impl Target {
         let mut wrapped = vec!["timeout".into(), "-k".into(), "2".into(), secs];
         wrapped.extend(argv.iter().cloned());
         let start = Instant::now();
-        let output = self
-            .sandbox
-            .command(&wrapped)
-            .and_then(|mut c| c.output().map_err(Into::into));
+        let output = self.sandbox.command(&wrapped).and_then(|mut c| c.output());
         let duration = start.elapsed();
         COMMANDS.fetch_add(1, Ordering::Relaxed);
         COMMAND_NANOS.fetch_add(duration.as_nanos() as u64, Ordering::Relaxed);

@@ -136,6 +136,82 @@ pub fn ensure_host_command(command: &str, package: &str) -> Result<()> {
     Ok(())
 }
 
+/// Installs qemu-system-x86 on the host when `qemu-system-x86_64` is missing. Machines that carry a
+/// backported qemu-utils (qemu-img) cannot take the stable qemu-system-x86 beside it (it `Breaks`
+/// the older one): there it comes from the same backports, through a package list private to this
+/// install, so the host's apt sources stay as they are.
+pub fn ensure_qemu() -> Result<()> {
+    const COMMAND: &str = "qemu-system-x86_64";
+    if which(COMMAND).is_some() {
+        return Ok(());
+    }
+    if ensure_host_command(COMMAND, "qemu-system-x86").is_ok() {
+        return Ok(());
+    }
+    let codename = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME=").map(str::to_string))
+        .unwrap_or_default();
+    if codename.is_empty() {
+        bail!("{COMMAND} is missing and apt-get could not install qemu-system-x86: install it");
+    }
+    eprintln!("[sandbox] installing qemu-system-x86 from {codename}-backports, to match the installed qemu-utils");
+    let mirror = debian_mirror();
+    let private = std::env::temp_dir().join(format!("ckpt-apt-backports-{}", std::process::id()));
+    std::fs::create_dir_all(private.join("lists/partial"))?;
+    std::fs::write(
+        private.join("sources.list"),
+        format!("deb {mirror} {codename} main\ndeb {mirror} {codename}-backports main\n"),
+    )?;
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .arg("-o")
+            .arg(format!(
+                "Dir::Etc::SourceList={}",
+                private.join("sources.list").display()
+            ))
+            .args([
+                "-o",
+                "Dir::Etc::SourceParts=-",
+                "-o",
+                "APT::Sandbox::User=root",
+            ])
+            .arg("-o")
+            .arg(format!(
+                "Dir::State::Lists={}",
+                private.join("lists").display()
+            ))
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+    };
+    let update = apt(&["update", "-q"]);
+    let backports = format!("{codename}-backports");
+    let install = apt(&[
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "-t",
+        &backports,
+        "qemu-system-x86",
+    ]);
+    let _ = std::fs::remove_dir_all(&private);
+    if which(COMMAND).is_none() {
+        let why = [update, install]
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .collect::<String>();
+        bail!(
+            "{COMMAND} is missing, and neither {codename} nor {codename}-backports could install \
+             qemu-system-x86: install it by hand (apt-get install qemu-system-x86)\n{why}"
+        );
+    }
+    Ok(())
+}
+
 pub fn which(command: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)

@@ -2,6 +2,8 @@
 //!
 //! - [`Backend::Ns`]: a Debian userland (podman stack + CRIU >= 4.2) built from Debian's packages into a
 //!   cache folder, run in private PID, mount and network namespaces on the host kernel.
+//! - [`Backend::Vm`]: the same userland booted under qemu with Debian's own kernel, for what the host
+//!   kernel lacks (soft-dirty memory tracking, needed by `--pre-checkpoint`).
 //! - [`Backend::None`]: the host as it is, for machines that already run podman + CRIU.
 //!
 //! The suite only needs [`Sandbox::command`] (run something inside) and [`Sandbox::share_dir`] (a host
@@ -12,16 +14,18 @@ mod ns;
 mod progress;
 pub mod recipe;
 pub mod testing;
+mod vm;
 
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus, Output};
 
 pub use host::Unavailable;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Ns,
+    Vm,
     None,
 }
 
@@ -30,9 +34,9 @@ impl std::str::FromStr for Backend {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "ns" => Ok(Backend::Ns),
+            "vm" => Ok(Backend::Vm),
             "none" => Ok(Backend::None),
-            "vm" => bail!("the vm backend is not available yet: use --sandbox ns (or none)"),
-            other => bail!("unknown sandbox backend {other:?}: expected ns or none"),
+            other => bail!("unknown sandbox backend {other:?}: expected ns, vm or none"),
         }
     }
 }
@@ -41,6 +45,7 @@ impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Backend::Ns => "ns",
+            Backend::Vm => "vm",
             Backend::None => "none",
         })
     }
@@ -88,7 +93,48 @@ pub struct Status {
     pub dir: PathBuf,
     pub built: bool,
     pub running: bool,
+    /// ns: the first process of its namespaces; vm: qemu.
     pub init_pid: Option<i32>,
+    /// vm: how qemu runs the guest (`kvm` or `tcg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accel: Option<String>,
+}
+
+/// A command to run inside a sandbox, made by [`Sandbox::command`].
+#[derive(Debug)]
+pub struct SandboxCommand(Runner);
+
+#[derive(Debug)]
+enum Runner {
+    /// ns (through nsenter) and none: a host process.
+    Process(Command),
+    /// vm: a request to the guest's agent.
+    Vm(vm::Request),
+}
+
+impl SandboxCommand {
+    /// Runs it and collects its stdout, stderr and exit status.
+    pub fn output(&mut self) -> Result<Output> {
+        match &mut self.0 {
+            Runner::Process(cmd) => Ok(cmd.output()?),
+            Runner::Vm(request) => request.output(),
+        }
+    }
+
+    /// Runs it with its output on ours. (In the vm, output is shown once the command has ended, and
+    /// there is no stdin.)
+    pub fn status(&mut self) -> Result<ExitStatus> {
+        match &mut self.0 {
+            Runner::Process(cmd) => Ok(cmd.status()?),
+            Runner::Vm(request) => {
+                use std::io::Write;
+                let out = request.output()?;
+                std::io::stdout().write_all(&out.stdout)?;
+                std::io::stderr().write_all(&out.stderr)?;
+                Ok(out.status)
+            }
+        }
+    }
 }
 
 /// A sandbox of one backend and suite.
@@ -121,10 +167,15 @@ impl Sandbox {
         ns::NsSandbox::new(&self.config.cache_dir, &self.config.suite)
     }
 
+    fn vm(&self) -> vm::VmSandbox {
+        vm::VmSandbox::new(&self.config.cache_dir, &self.config.suite)
+    }
+
     /// Builds the sandbox if it is not built yet (a cached build is a no-op).
     pub fn build(&self) -> Result<()> {
         match self.config.backend {
             Backend::Ns => self.ns().build(),
+            Backend::Vm => self.vm().build(),
             Backend::None => host_podman_present(),
         }
     }
@@ -133,6 +184,7 @@ impl Sandbox {
     pub fn start(&self) -> Result<()> {
         match self.config.backend {
             Backend::Ns => self.ns().start(),
+            Backend::Vm => self.vm().start(),
             Backend::None => host_podman_present(),
         }
     }
@@ -141,6 +193,7 @@ impl Sandbox {
     pub fn stop(&self) -> Result<()> {
         match self.config.backend {
             Backend::Ns => self.ns().stop(),
+            Backend::Vm => self.vm().stop(),
             Backend::None => Ok(()),
         }
     }
@@ -149,6 +202,7 @@ impl Sandbox {
     pub fn destroy(&self) -> Result<()> {
         match self.config.backend {
             Backend::Ns => self.ns().destroy(),
+            Backend::Vm => self.vm().destroy(),
             Backend::None => Ok(()),
         }
     }
@@ -156,6 +210,7 @@ impl Sandbox {
     pub fn status(&self) -> Status {
         match self.config.backend {
             Backend::Ns => self.ns().status(),
+            Backend::Vm => self.vm().status(),
             Backend::None => Status {
                 backend: "none".into(),
                 suite: "host".into(),
@@ -163,29 +218,33 @@ impl Sandbox {
                 built: which_podman(),
                 running: which_podman(),
                 init_pid: None,
+                accel: None,
             },
         }
     }
 
     /// A command that runs `argv` inside the (running) sandbox, with a clean environment.
-    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, argv: &[S]) -> Result<Command> {
-        match self.config.backend {
-            Backend::Ns => self.ns().command(argv),
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, argv: &[S]) -> Result<SandboxCommand> {
+        let runner = match self.config.backend {
+            Backend::Ns => Runner::Process(self.ns().command(argv)?),
+            Backend::Vm => Runner::Vm(self.vm().command(argv)?),
             Backend::None => {
                 let (program, args) = argv
                     .split_first()
                     .ok_or_else(|| anyhow::anyhow!("empty command"))?;
                 let mut cmd = Command::new(program);
                 cmd.args(args);
-                Ok(cmd)
+                Runner::Process(cmd)
             }
-        }
+        };
+        Ok(SandboxCommand(runner))
     }
 
     /// A host folder visible at the same path inside: archives and results go here.
     pub fn share_dir(&self) -> Result<PathBuf> {
         match self.config.backend {
             Backend::Ns => Ok(self.ns().share_dir()),
+            Backend::Vm => Ok(self.vm().share_dir()),
             Backend::None => {
                 let dir = std::env::temp_dir().join("checkpoint-conformance-share");
                 std::fs::create_dir_all(&dir)?;
@@ -197,8 +256,8 @@ impl Sandbox {
     /// Makes a host executable runnable inside; returns its path there.
     pub fn install_binary(&self, host_path: &Path) -> Result<PathBuf> {
         match self.config.backend {
-            Backend::Ns => {
-                let dir = self.ns().share_dir().join("bin");
+            Backend::Ns | Backend::Vm => {
+                let dir = self.share_dir()?.join("bin");
                 std::fs::create_dir_all(&dir)?;
                 let name = host_path
                     .file_name()

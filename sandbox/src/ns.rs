@@ -51,7 +51,7 @@ impl NsSandbox {
             self.dir.file_name().unwrap().to_string_lossy()
         )
     }
-    fn rootfs(&self) -> PathBuf {
+    pub(crate) fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
     pub fn share_dir(&self) -> PathBuf {
@@ -354,6 +354,7 @@ impl NsSandbox {
             built: self.built_stamp().exists(),
             running: init_pid.is_some(),
             init_pid,
+            accel: None,
         }
     }
 }

@@ -30,6 +30,14 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The `vm` backend's own recipe, on top of the finished `ns` build. Kept apart from [`FILES`] so
+/// that changing it rebuilds only the VM image, never every `ns` sandbox.
+pub const VM_FILES: &[(&str, &str)] = &[
+    ("vm-provision.sh", include_str!("../recipe/vm-provision.sh")),
+    ("vm-init.sh", include_str!("../recipe/vm-init.sh")),
+    ("vm-agent.sh", include_str!("../recipe/vm-agent.sh")),
+];
+
 /// Names of the workloads baked into the test image (`/bin/<name>`).
 pub fn workload_names() -> impl Iterator<Item = &'static str> {
     FILES
@@ -51,10 +59,33 @@ pub fn key(suite: &str) -> String {
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes the recipe files under `dir`, all executable.
+/// A short, stable hash of the `vm` recipe: the `ns` recipe it starts from plus its own files.
+pub fn vm_key(suite: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(key(suite).as_bytes());
+    for (path, contents) in VM_FILES {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(contents.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the `ns` recipe files under `dir`, all executable.
 pub fn write_to(dir: &Path) -> std::io::Result<()> {
+    write_files(dir, FILES)
+}
+
+/// Writes the `vm` recipe files under `dir`, all executable.
+pub fn write_vm_to(dir: &Path) -> std::io::Result<()> {
+    write_files(dir, VM_FILES)
+}
+
+fn write_files(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    for (path, contents) in FILES {
+    for (path, contents) in files {
         let target = dir.join(path);
         std::fs::create_dir_all(target.parent().expect("recipe paths have a parent"))?;
         std::fs::write(&target, contents)?;
@@ -72,6 +103,13 @@ mod tests {
         assert_eq!(key("trixie"), key("trixie"));
         assert_ne!(key("trixie"), key("forky"));
         assert_eq!(key("trixie").len(), 12);
+    }
+
+    #[test]
+    fn vm_key_differs_from_the_ns_key() {
+        assert_eq!(vm_key("trixie"), vm_key("trixie"));
+        assert_ne!(vm_key("trixie"), key("trixie"));
+        assert_ne!(vm_key("trixie"), vm_key("forky"));
     }
 
     #[test]

@@ -35,7 +35,8 @@ enum Task {
 
 #[derive(Args, Clone)]
 struct SandboxOpts {
-    /// ns: Debian userland with podman + CRIU in private namespaces; none: the host as it is.
+    /// ns: Debian userland with podman + CRIU in private namespaces; vm: the same under qemu with
+    /// Debian's kernel (soft-dirty tracking, for --pre-checkpoint); none: the host as it is.
     #[arg(long, global = true, default_value = "ns")]
     backend: Backend,
     /// Debian suite of the podman stack: trixie (podman 5.4) or forky (podman 5.8).

@@ -1,0 +1,34 @@
+#!/bin/bash
+# The `vm` sandbox's command agent, in the guest. The host asks it to run a command by creating a
+# folder DIR/<id>.req holding `argv` (NUL-separated) — written under another name, then renamed, so
+# a request is whole once it appears. The agent claims it (renames it to <id>.run), runs it in the
+# background with a clean environment, and writes `stdout`, `stderr` and, last, `exit` (renamed into
+# place, so the host never reads a half-written status). Requests run concurrently: one that hangs
+# does not hold up the others (the suite kills its own commands with timeout(1) inside).
+# Usage: vm-agent DIR
+set -u
+dir=$1
+
+run() {
+    local req=$1 argv
+    mapfile -d '' -t argv <"$req/argv"
+    (cd / && exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LC_ALL=C.UTF-8 TMPDIR=/var/tmp "${argv[@]}") \
+        </dev/null >"$req/stdout" 2>"$req/stderr"
+    echo $? >"$req/exit.tmp"
+    mv "$req/exit.tmp" "$req/exit"
+}
+
+# Sleep with a builtin (read -t on a FIFO nobody writes): an idle poll costs no fork.
+mkfifo /run/vm-agent.tick
+exec 3<>/run/vm-agent.tick
+echo "$(cat /proc/sys/kernel/random/boot_id)" >"$dir/ready.tmp"
+mv "$dir/ready.tmp" "$dir/ready"
+while :; do
+    for req in "$dir"/*.req; do
+        [ -d "$req" ] || continue
+        claimed=${req%.req}.run
+        mv "$req" "$claimed" && { run "$claimed" & }
+    done
+    read -r -t 0.02 -u 3 _ || true
+done
