@@ -2,6 +2,7 @@
 
 pub mod case;
 pub mod expectations;
+pub mod hostile;
 pub mod interrupt;
 pub mod names;
 pub mod oracle;

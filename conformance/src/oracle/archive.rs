@@ -5,8 +5,10 @@
 //! Reading is in memory, bounded and never panics: an archive is hostile input until proven
 //! otherwise.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
+use std::rc::Rc;
 
 use serde::Deserialize;
 
@@ -31,8 +33,14 @@ const MAX_TOTAL_BYTES: u64 = 4 << 30;
 const MAX_KEPT_FILE: u64 = 16 << 20;
 /// ...and for at most this much in total, so many small files cannot exhaust memory.
 const MAX_KEPT_TOTAL: u64 = 256 << 20;
-/// A bound on the member list itself.
+/// A bound on the member list itself...
 const MAX_MEMBERS: usize = 1_000_000;
+/// ...and on the bytes of its names and link targets.
+const MAX_NAMES_TOTAL: u64 = 64 << 20;
+/// The most header bytes before one member: its header, GNU long name and long link records and
+/// pax extensions. The tar crate reads those records whole into memory, so without this bound a
+/// small compressed archive could make it allocate gigabytes for one name.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,12 +141,15 @@ fn keep_outer(path: &str) -> bool {
     !path.starts_with("checkpoint/") && !path.starts_with("pre-checkpoint/")
 }
 
-/// Counts decompressed bytes against a limit and notes when the stream ended.
+/// Counts decompressed bytes against a limit and notes when the stream ended. While
+/// `header_bytes` is set, it also counts the bytes read since the last member's data was drained
+/// (only headers are read then) and stops at [`MAX_HEADER_BYTES`].
 struct Bounded<R> {
     inner: R,
     read: u64,
     limit: u64,
     eof: bool,
+    header_bytes: Rc<Cell<Option<u64>>>,
 }
 
 impl<R: Read> Read for Bounded<R> {
@@ -157,6 +168,15 @@ impl<R: Read> Read for Bounded<R> {
                 self.limit
             )));
         }
+        if let Some(h) = self.header_bytes.get() {
+            let h = h + n as u64;
+            self.header_bytes.set(Some(h));
+            if h > MAX_HEADER_BYTES {
+                return Err(io::Error::other(format!(
+                    "more than {MAX_HEADER_BYTES} bytes of headers (GNU long names, pax extensions) for one member"
+                )));
+            }
+        }
         Ok(n)
     }
 }
@@ -165,59 +185,39 @@ impl<R: Read> Read for Bounded<R> {
 /// tar crate would silently accept it when the cut falls on a header boundary), and the rest of
 /// the stream is drained so that a decompressor notices a truncated or corrupt frame.
 fn read_tar<R: Read>(reader: R, limit: u64, keep: fn(&str) -> bool) -> Result<Vec<Member>, String> {
+    let header_bytes = Rc::new(Cell::new(Some(0)));
     let mut src = Bounded {
         inner: reader,
         read: 0,
         limit,
         eof: false,
+        header_bytes: header_bytes.clone(),
     };
     let mut members = Vec::new();
     let mut kept_total = 0u64;
+    let mut names_total = 0u64;
     {
         let mut tar = tar::Archive::new(&mut src);
         let entries = tar.entries().map_err(|e| format!("cannot read: {e}"))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| entry_error(&members, e))?;
+            // Its headers are read: what follows is data, not counted as headers.
+            header_bytes.set(None);
             if members.len() >= MAX_MEMBERS {
                 return Err(format!("more than {MAX_MEMBERS} members"));
             }
-            let kind = match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => MemberKind::File,
-                tar::EntryType::Directory => MemberKind::Dir,
-                tar::EntryType::Symlink => MemberKind::Symlink,
-                tar::EntryType::Link => MemberKind::Hardlink,
-                _ => MemberKind::Other,
-            };
-            let path = normalise(&String::from_utf8_lossy(&entry.path_bytes()), kind);
-            if path.is_empty() {
-                continue; // the archive root ("./") itself
-            }
-            let link_target = entry
-                .link_name_bytes()
-                .map(|l| String::from_utf8_lossy(&l).into_owned());
-            let size = entry.size();
-            let mut data = None;
-            if kind == MemberKind::File
-                && keep(&path)
-                && size <= MAX_KEPT_FILE
-                && kept_total + size <= MAX_KEPT_TOTAL
-            {
-                let mut buf = Vec::with_capacity(size as usize);
-                entry
-                    .read_to_end(&mut buf)
-                    .map_err(|e| format!("cannot read member `{path}`: {e}"))?;
-                kept_total += buf.len() as u64;
-                data = Some(buf);
-            }
-            members.push(Member {
-                path,
-                kind,
-                link_target,
-                size,
-                data,
-            });
+            let member = list_member(&mut entry, keep, &mut kept_total, &mut names_total)?;
+            // Drain the rest of the data here, so that what the tar crate reads before the next
+            // member is its headers only, counted from here.
+            io::copy(&mut entry, &mut io::sink()).map_err(|e| {
+                let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                format!("cannot read member `{path}`: {e}")
+            })?;
+            header_bytes.set(Some(0));
+            members.extend(member);
         }
     }
+    header_bytes.set(None);
     if src.eof {
         return Err(format!(
             "truncated: the stream ends after {} members without the end-of-archive marker",
@@ -227,6 +227,57 @@ fn read_tar<R: Read>(reader: R, limit: u64, keep: fn(&str) -> bool) -> Result<Ve
     io::copy(&mut src, &mut io::sink())
         .map_err(|e| format!("corrupt or truncated after the last member: {e}"))?;
     Ok(members)
+}
+
+/// One member of the listing (`None` for the archive root "./"), with the content of a small
+/// file that `keep` selects while the budgets allow.
+fn list_member<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    keep: fn(&str) -> bool,
+    kept_total: &mut u64,
+    names_total: &mut u64,
+) -> Result<Option<Member>, String> {
+    let kind = match entry.header().entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => MemberKind::File,
+        tar::EntryType::Directory => MemberKind::Dir,
+        tar::EntryType::Symlink => MemberKind::Symlink,
+        tar::EntryType::Link => MemberKind::Hardlink,
+        _ => MemberKind::Other,
+    };
+    let path = normalise(&String::from_utf8_lossy(&entry.path_bytes()), kind);
+    if path.is_empty() {
+        return Ok(None); // the archive root ("./") itself
+    }
+    let link_target = entry
+        .link_name_bytes()
+        .map(|l| String::from_utf8_lossy(&l).into_owned());
+    *names_total += (path.len() + link_target.as_ref().map_or(0, String::len)) as u64;
+    if *names_total > MAX_NAMES_TOTAL {
+        return Err(format!(
+            "more than {MAX_NAMES_TOTAL} bytes of member names and link targets"
+        ));
+    }
+    let size = entry.size();
+    let mut data = None;
+    if kind == MemberKind::File
+        && keep(&path)
+        && size <= MAX_KEPT_FILE
+        && *kept_total + size <= MAX_KEPT_TOTAL
+    {
+        let mut buf = Vec::with_capacity(size as usize);
+        entry
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read member `{path}`: {e}"))?;
+        *kept_total += buf.len() as u64;
+        data = Some(buf);
+    }
+    Ok(Some(Member {
+        path,
+        kind,
+        link_target,
+        size,
+        data,
+    }))
 }
 
 fn entry_error(members: &[Member], e: io::Error) -> String {
@@ -1004,6 +1055,31 @@ mod tests {
         let bytes = zstd(&export_without(&[]));
         let err = read_archive_limited(&bytes, 4096).unwrap_err();
         assert!(err.contains("limit"), "{err}");
+    }
+
+    #[test]
+    fn long_name_records_are_bounded() {
+        // A GNU long name record just over the bound: an error, not a 1 MiB name kept.
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(tar::EntryType::GNULongName);
+        let name_len = MAX_HEADER_BYTES as usize + 1;
+        h.set_size(name_len as u64);
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.resize(bytes.len() + name_len.div_ceil(512) * 512, b'a');
+        bytes.extend(tar(&[E::File("after", b"x")]));
+        let err = read_archive(&gzip(&bytes)).unwrap_err();
+        assert!(err.contains("bytes of headers"), "{err}");
+        // A long name of a few KiB is fine, and a big member's data is not a header.
+        let long = format!("{}/x", "d".repeat(4000));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2 << 20);
+        b.append_data(&mut h, &long, &vec![0u8; 2 << 20][..])
+            .unwrap();
+        let a = read_archive(&b.into_inner().unwrap()).unwrap();
+        assert_eq!(a.members[0].path, long);
     }
 
     #[test]
