@@ -33,6 +33,9 @@ pub struct CheckpointBenchArgs {
     /// Compressions to measure.
     #[arg(long, value_delimiter = ',', default_value = "zstd,gzip,none")]
     compress: Vec<String>,
+    /// Leave out the archive steps timed alone on one runtime dump (quicker).
+    #[arg(long)]
+    skip_archivers: bool,
     /// The implementation compared with podman: a host path or a name inside the sandbox. Default:
     /// the reference when built, else podman itself (which only tries the benchmark out).
     #[arg(long)]
@@ -54,6 +57,23 @@ pub struct CheckpointResults {
     /// The container's command, `{bytes}` standing for 3/4 of N MiB (its base64 is N MiB).
     pub workload: String,
     pub rows: Vec<Row>,
+    /// Archive steps alone on one runtime dump per size.
+    #[serde(default)]
+    pub archivers: Vec<Archiver>,
+}
+
+impl CheckpointResults {
+    /// The candidate's file name, for labels (`refpod`).
+    pub fn candidate_name(&self) -> String {
+        let name = Path::new(&self.candidate)
+            .file_name()
+            .map_or(self.candidate.clone(), |n| n.to_string_lossy().into_owned());
+        if name == "podman" {
+            "podman as candidate".into()
+        } else {
+            name
+        }
+    }
 }
 
 /// One size and compression.
@@ -82,6 +102,16 @@ pub struct Measure {
     pub dump_s: Option<f64>,
     /// Pages CRIU wrote (`criu_statistics.pages_written`).
     pub pages_written: Option<u64>,
+}
+
+/// One archive step timed alone: the runtime's dump of `size_mib` put in an archive.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Archiver {
+    pub size_mib: u64,
+    /// The pipeline, e.g. `tar | zstd -3 -T1 -q`.
+    pub archiver: String,
+    pub median_s: f64,
+    pub archive_bytes: u64,
 }
 
 /// The runtime's own dump plus the archive step, each timed.
@@ -244,15 +274,8 @@ fn measure(resident_mib: f64, samples: &[Sample]) -> Measure {
     }
 }
 
-/// The runtime's own dump of podman's container into `dir`, then `dir` archived into `archive`.
-fn floor_sample(
-    podman: &Target,
-    runtime: &str,
-    id: &str,
-    dir: &Path,
-    archive: &Path,
-    compress: &str,
-) -> Result<(f64, f64, u64)> {
+/// The runtime's own dump of podman's container into `dir`; its wall time.
+fn runtime_dump(podman: &Target, runtime: &str, id: &str, dir: &Path) -> Result<f64> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     let d = dir.display().to_string();
@@ -269,20 +292,80 @@ fn floor_sample(
         ]),
         CALL_TIMEOUT,
     ))?;
-    let a = archive.display().to_string();
-    let script = match compress {
-        "zstd" => format!("tar -C {d} -cf - . | zstd -T0 -q -o {a}"),
-        _ => format!("tar -C {d} -cf {a} ."),
+    Ok(dump.duration.as_secs_f64())
+}
+
+/// `dir` archived into `archive` by `archiver` (a pipeline from [`ARCHIVERS`]): wall time and size.
+fn pack(podman: &Target, dir: &Path, archive: &Path, archiver: &str) -> Result<(f64, u64)> {
+    // `ARCHIVER; sync`: then the archive is flushed to disk (fsync) before the step ends.
+    let (archiver, fsync) = match archiver.strip_suffix("; sync") {
+        Some(a) => (a, format!(" && sync {}", archive.display())),
+        None => (archiver, String::new()),
     };
-    let pack = ok(podman.run_inside(strings(&["sh", "-c", &script]), CALL_TIMEOUT))?;
+    let script = match archiver.strip_prefix("tar | ") {
+        Some(compressor) => format!(
+            "tar -C {} -cf - . | {compressor} > {}",
+            dir.display(),
+            archive.display()
+        ),
+        None => format!("tar -C {} -cf {} .", dir.display(), archive.display()),
+    };
+    let script = script + &fsync;
+    let call = ok(podman.run_inside(strings(&["sh", "-c", &script]), CALL_TIMEOUT))?;
     let bytes = std::fs::metadata(archive)?.len();
-    let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_file(archive);
-    Ok((
-        dump.duration.as_secs_f64(),
-        pack.duration.as_secs_f64(),
-        bytes,
-    ))
+    Ok((call.duration.as_secs_f64(), bytes))
+}
+
+/// The floor's archiver for a compression; none for gzip (no parallel gzip to compare with).
+fn floor_archiver(compress: &str) -> Option<&'static str> {
+    match compress {
+        "zstd" => Some("tar | zstd -T0 -q"),
+        "none" => Some("tar"),
+        _ => None,
+    }
+}
+
+/// Archive steps timed alone on one runtime dump, to show what each choice costs: zstd's level 3
+/// on one thread is the zstd crate's default; `; sync` adds an fsync of the archive.
+const ARCHIVERS: &[&str] = &[
+    "tar",
+    "tar | zstd -3 -T1 -q",
+    "tar | zstd -3 -T1 -q; sync",
+    "tar | zstd -3 -T0 -q",
+    "tar | zstd -1 -T0 -q",
+];
+/// Runs of each archiver (the median is reported).
+const ARCHIVER_RUNS: usize = 3;
+
+/// One runtime dump of podman's container, then each of [`ARCHIVERS`] on it.
+fn archivers(
+    podman: &Target,
+    runtime: &str,
+    id: &str,
+    dir: &Path,
+    size: u64,
+) -> Result<Vec<Archiver>> {
+    let images = dir.join("images");
+    runtime_dump(podman, runtime, id, &images)?;
+    let mut samples: Vec<Vec<(f64, u64)>> = vec![vec![]; ARCHIVERS.len()];
+    for run in 0..ARCHIVER_RUNS {
+        for slot in 0..ARCHIVERS.len() {
+            let i = (run + slot) % ARCHIVERS.len();
+            samples[i].push(pack(podman, &images, &dir.join("archive"), ARCHIVERS[i])?);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&images);
+    Ok(ARCHIVERS
+        .iter()
+        .zip(samples)
+        .map(|(archiver, s)| Archiver {
+            size_mib: size,
+            archiver: archiver.to_string(),
+            median_s: median(&s.iter().map(|x| x.0).collect::<Vec<_>>()),
+            archive_bytes: s.last().map_or(0, |x| x.1),
+        })
+        .collect())
 }
 
 pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
@@ -311,7 +394,7 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
         .join(format!("bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
-    let mut rows = vec![];
+    let (mut rows, mut archiver_rows) = (vec![], vec![]);
     for &size in &opts.sizes {
         let tag = format!("{}-{size}", std::process::id());
         let a = Workload::start(&podman, format!("bench-podman-{tag}"), size)?;
@@ -336,7 +419,6 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
                 "gzip" => "tar.gz",
                 _ => "tar",
             };
-            let with_floor = compress != "gzip";
             let (mut sa, mut sb, mut floor) = (vec![], vec![], vec![]);
             // Run 0 is the warm-up; the order of the three rotates from run to run.
             for run in 0..=opts.runs {
@@ -356,20 +438,18 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
                                 sb.push(s);
                             }
                         }
-                        _ if with_floor => {
-                            let f = floor_sample(
-                                &podman,
-                                &runtime,
-                                &id,
-                                &dir.join("floor"),
-                                &dir.join(format!("floor.{ext}")),
-                                compress,
-                            )?;
-                            if timed {
-                                floor.push(f);
+                        _ => {
+                            if let Some(archiver) = floor_archiver(compress) {
+                                let images = dir.join("floor");
+                                let dump = runtime_dump(&podman, &runtime, &id, &images)?;
+                                let archive = dir.join(format!("floor.{ext}"));
+                                let (pack_s, bytes) = pack(&podman, &images, &archive, archiver)?;
+                                let _ = std::fs::remove_dir_all(&images);
+                                if timed {
+                                    floor.push((dump, pack_s, bytes));
+                                }
                             }
                         }
-                        _ => {}
                     }
                 }
             }
@@ -378,7 +458,7 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
                 compress: compress.clone(),
                 podman: measure(resident[0], &sa),
                 candidate: measure(resident[1], &sb),
-                floor: with_floor.then(|| floor_of(compress, &floor)),
+                floor: floor_archiver(compress).map(|a| floor_of(a, &floor)),
             };
             eprintln!(
                 "bench: {size} MiB {compress}: podman {}, candidate {} (x{:.2}){}",
@@ -392,6 +472,17 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
             );
             rows.push(row);
         }
+        if !opts.skip_archivers {
+            for a in archivers(&podman, &runtime, &id, &dir, size)? {
+                eprintln!(
+                    "bench: {size} MiB dump through {}: {}, {} MiB",
+                    a.archiver,
+                    fmt_secs(a.median_s),
+                    mib(a.archive_bytes)
+                );
+                archiver_rows.push(a);
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -399,11 +490,12 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
     results.checkpoint = Some(CheckpointResults {
         machine: machine.finish(),
         podman: version(&podman),
-        candidate: candidate_bin,
+        candidate: super::shown(&candidate_bin),
         candidate_version: version(&candidate),
         runs: opts.runs,
         workload: workload_command(1).replace("786432", "{bytes}"),
         rows,
+        archivers: archiver_rows,
     });
     let svg = super::plot::checkpoint_svg(results.checkpoint.as_ref().unwrap());
     std::fs::create_dir_all(&opts.common.out)?;
@@ -412,16 +504,12 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn floor_of(compress: &str, samples: &[(f64, f64, u64)]) -> Floor {
+fn floor_of(archiver: &str, samples: &[(f64, f64, u64)]) -> Floor {
     let dump_s: Vec<f64> = samples.iter().map(|f| f.0).collect();
     let archive_s: Vec<f64> = samples.iter().map(|f| f.1).collect();
     let sums: Vec<f64> = samples.iter().map(|f| f.0 + f.1).collect();
     Floor {
-        archiver: if compress == "zstd" {
-            "tar | zstd -T0".into()
-        } else {
-            "tar".into()
-        },
+        archiver: archiver.into(),
         dump_median_s: median(&dump_s),
         archive_median_s: median(&archive_s),
         median_s: median(&sums),
@@ -525,6 +613,37 @@ pub fn markdown(c: &CheckpointResults) -> String {
                 opt_secs(archive_step),
                 opt_secs(compression),
                 opt_secs(m.engine_s.map(|e| m.median_s - e)),
+            );
+        }
+    }
+
+    if !c.archivers.is_empty() {
+        let _ = write!(
+            md,
+            "\nThe archive step alone, by archiver, on one runtime dump of the same container \
+             (median of {ARCHIVER_RUNS}; zstd's level 3 on one thread is what the zstd crate does \
+             by default; `; sync` adds an fsync of the archive):\n\n\
+             | dirty memory | archiver | time | archive | input rate |\n\
+             |---:|---|---:|---:|---:|\n"
+        );
+        for a in &c.archivers {
+            let input = c
+                .archivers
+                .iter()
+                .find(|t| t.size_mib == a.size_mib && t.archiver == "tar")
+                .map(|t| t.archive_bytes as f64);
+            let _ = writeln!(
+                md,
+                "| {} MiB | `{}` | {} | {} MiB | {} |",
+                a.size_mib,
+                // A pipe inside a table cell must be escaped, even in code.
+                a.archiver.replace('|', "\\|"),
+                fmt_secs(a.median_s),
+                mib(a.archive_bytes),
+                input.map_or("–".into(), |b| format!(
+                    "{:.0} MiB/s",
+                    b / 1024.0 / 1024.0 / a.median_s
+                )),
             );
         }
     }

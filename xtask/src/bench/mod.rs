@@ -205,6 +205,17 @@ fn reference_build() -> Option<PathBuf> {
         .and_then(|p| p.canonicalize().ok())
 }
 
+/// A path as the reports show it: relative to the workspace when inside it.
+fn shown(bin: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    match root.canonicalize() {
+        Ok(root) => Path::new(bin)
+            .strip_prefix(&root)
+            .map_or(bin.to_string(), |p| p.display().to_string()),
+        Err(_) => bin.to_string(),
+    }
+}
+
 /// A target inside the sandbox: a host path is copied in, anything else is a name found there.
 fn target(sandbox: &Sandbox, bin: &str) -> Result<Target> {
     let path = Path::new(bin);

@@ -59,7 +59,7 @@ fn series(c: &CheckpointResults) -> Vec<Series> {
             points: rows.iter().map(|r| point(r, r.podman.median_s)).collect(),
         });
         all.push(Series {
-            label: format!("candidate, {compress}"),
+            label: format!("{}, {compress}", c.candidate_name()),
             colour: "#d62728",
             dash,
             points: rows

@@ -83,11 +83,15 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
 
     let mut runs = vec![];
     let report_dir = tempfile_dir()?;
+    // The suite runs from a copy of this executable: a build in the work tree (others' or ours)
+    // replaces the original under a running benchmark.
+    let exe = report_dir.join("xtask");
+    std::fs::copy(std::env::current_exe()?, &exe).context("copying the xtask executable")?;
     for bin in &bins {
         let version = version(&target(&sandbox, bin)?);
         for jobs in [1, args.jobs] {
             let report = report_dir.join(format!("report-{}-{jobs}.json", runs.len()));
-            let mut cmd = Command::new(std::env::current_exe()?);
+            let mut cmd = Command::new(&exe);
             cmd.args(["conformance", "--quiet", "--bin", bin])
                 .args(["--jobs", &jobs.to_string()])
                 .args(["--suite", &args.common.suite])
@@ -111,7 +115,7 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
             };
             let command_ms = timing["command_ms"].as_u64().unwrap_or(0);
             let run = SuiteRun {
-                bin: bin.clone(),
+                bin: super::shown(bin),
                 version: version.clone(),
                 jobs,
                 wall_s,
