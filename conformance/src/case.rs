@@ -85,6 +85,11 @@ pub struct Step {
     pub race: Option<Vec<Vec<String>>>,
     /// These files must not exist (e.g. no partial archive after a failed export).
     pub no_file: Option<Vec<String>>,
+    /// Write a hostile archive (`conformance::hostile`) to the case's folder, and plant its victim.
+    pub hostile: Option<HostileStep>,
+    /// Victims planted by a `hostile` step, inside the sandbox: still a regular file with one
+    /// link and the content planted.
+    pub intact: Option<Vec<String>>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -106,6 +111,24 @@ pub struct ArchiveStep {
     pub file: String,
     #[serde(default)]
     pub expect: ArchiveExpect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostileStep {
+    /// An attack of `conformance::hostile::ATTACKS`, e.g. `symlink-write`.
+    pub archive: String,
+    /// Where the archive is written: `{file:h.tar}`.
+    pub file: String,
+    /// The container name in its config.dump: `{name:h}` (removed after the case if left behind).
+    pub name: String,
+    /// The absolute path the attack tries to create: `{file:escape}`.
+    pub escape: String,
+    /// The absolute path of a file, planted with known content, that the attack tries to
+    /// overwrite, link or delete: `{file:victim}`.
+    pub victim: String,
+    /// The named volume in config.dump, for the `volume-*` attacks: `{vol:v}`.
+    pub volume: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +191,8 @@ impl Step {
             ("tmpfs", self.tmpfs.is_some()),
             ("race", self.race.is_some()),
             ("no_file", self.no_file.is_some()),
+            ("hostile", self.hostile.is_some()),
+            ("intact", self.intact.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()
@@ -187,7 +212,10 @@ impl Step {
             || self.stderr.is_some()
             || self.stats.is_some()
             || !self.untouched.is_empty()
-            || !matches!(self.action(), Ok("run") | Ok("exec") | Ok("mark"))
+            || !matches!(
+                self.action(),
+                Ok("run") | Ok("exec") | Ok("mark") | Ok("hostile")
+            )
     }
 }
 
@@ -234,6 +262,24 @@ impl Case {
                     "step {}: exit/stdout/stderr/stats/untouched only apply to run or exec",
                     i + 1
                 );
+            }
+            if let Some(h) = &step.hostile {
+                let Some(attack) = crate::hostile::attack(&h.archive) else {
+                    let known: Vec<&str> = crate::hostile::ATTACKS.iter().map(|a| a.name).collect();
+                    bail!(
+                        "step {}: field `hostile.archive`: no attack {:?} (known: {})",
+                        i + 1,
+                        h.archive,
+                        known.join(", ")
+                    );
+                };
+                if attack.name.starts_with("volume-") && h.volume.is_none() {
+                    bail!(
+                        "step {}: field `hostile.volume`: the {} attack needs a volume (`{{vol:v}}`)",
+                        i + 1,
+                        attack.name
+                    );
+                }
             }
             if let Some(re) = &step.stderr {
                 // Placeholders are replaced by names before the regex is compiled.
@@ -383,6 +429,33 @@ exit = 0
             "\"-l\", \"-e\", \"{file:a.tar.gz}\"",
         );
         assert!(parse(&text).unwrap().exclusive());
+    }
+
+    #[test]
+    fn hostile_steps_name_a_known_attack() {
+        let case = |step: &str| {
+            format!("spec = \"x\"\n[[step]]\n{step}\n[[step]]\nintact = [\"{{file:victim}}\"]\n")
+        };
+        let good = "hostile = { archive = \"traversal\", file = \"{file:h.tar}\", name = \"{name:h}\", escape = \"{file:escape}\", victim = \"{file:victim}\" }";
+        let parsed = parse(&case(good)).unwrap();
+        assert_eq!(parsed.file.steps[0].action().unwrap(), "hostile");
+        let err = format!(
+            "{:#}",
+            parse(&case(&good.replace("traversal", "travesal"))).unwrap_err()
+        );
+        assert!(
+            err.contains("no attack \"travesal\"") && err.contains("symlink-write"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse(&case(&good.replace("traversal", "volume-traversal"))).unwrap_err()
+        );
+        assert!(err.contains("needs a volume"), "{err}");
+        // Writing a hostile archive judges nothing by itself.
+        let alone = "spec = \"x\"\n[[step]]\n".to_string() + good;
+        let err = format!("{:#}", parse(&alone).unwrap_err());
+        assert!(err.contains("only checks exit statuses"), "{err}");
     }
 
     #[test]

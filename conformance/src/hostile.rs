@@ -84,6 +84,7 @@ pub const ATTACKS: &[Attack] = &[
     Attack { name: "rootfs-device-node", what: "rootfs-diff.tar with character device 1:1 (/dev/mem)", build: rootfs_device_node },
     Attack { name: "rootfs-setuid", what: "rootfs-diff.tar with a setuid root executable", build: rootfs_setuid },
     Attack { name: "deleted-files-traversal", what: "deleted.files listing `../../…/<victim>` and the absolute `<victim>`", build: deleted_files_traversal },
+    Attack { name: "spec-without-capabilities", what: "config.dump and spec.dump without `process.capabilities` (every real export has it)", build: spec_without_capabilities },
     Attack { name: "volume-traversal", what: "volumes/<volume>.tar (a named volume of config.dump) with a member `../../…/<escape>`", build: volume_traversal },
     Attack { name: "volume-symlink-write", what: "volumes/<volume>.tar with a symlink to the escape's folder, then a file written through it", build: volume_symlink_write },
     Attack { name: "devshm-symlink-write", what: "devshm-checkpoint.tar with a symlink to the escape's folder, then a file written through it", build: devshm_symlink_write },
@@ -254,7 +255,24 @@ struct Inner {
     volume: Option<Vec<u8>>,
     devshm: Option<Vec<u8>>,
     deleted: Option<Vec<String>>,
+    /// The OCI spec without `process.capabilities`, which every real export has.
+    bare_spec: bool,
 }
+
+/// podman's default capabilities, as its exports list them.
+const CAPS: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
 
 fn spec(aim: &Aim) -> serde_json::Value {
     let id = container_id(&aim.name);
@@ -264,7 +282,10 @@ fn spec(aim: &Aim) -> serde_json::Value {
             "user": { "uid": 0, "gid": 0 },
             "args": ["sh", "-c", "while true; do sleep 1; done"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "container=podman"],
-            "cwd": "/"
+            "cwd": "/",
+            "capabilities": {
+                "bounding": CAPS, "effective": CAPS, "permitted": CAPS
+            }
         },
         "root": { "path": "rootfs" },
         "hostname": &id[..12],
@@ -274,6 +295,7 @@ fn spec(aim: &Aim) -> serde_json::Value {
         ],
         "annotations": { "io.container.manager": "libpod" },
         "linux": {
+            "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
             "namespaces": [
                 { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
             ]
@@ -333,12 +355,15 @@ fn export_head(aim: &Aim, inner: &Inner) -> Tar {
     if let Some(shm) = &inner.devshm {
         t.file(b"devshm-checkpoint.tar", 0o644, shm);
     }
-    t.file(
-        b"config.dump",
-        0o600,
-        &pretty(&config(aim, inner.volume.is_some())),
-    );
-    t.file(b"spec.dump", 0o600, &pretty(&spec(aim)));
+    let mut config = config(aim, inner.volume.is_some());
+    let mut spec = spec(aim);
+    if inner.bare_spec {
+        for process in [&mut config["spec"]["process"], &mut spec["process"]] {
+            process.as_object_mut().map(|p| p.remove("capabilities"));
+        }
+    }
+    t.file(b"config.dump", 0o600, &pretty(&config));
+    t.file(b"spec.dump", 0o600, &pretty(&spec));
     t.file(b"network.status", 0o600, b"null");
     t.file(
         b"stats-dump",
@@ -668,6 +693,14 @@ fn rootfs_setuid(aim: &Aim) -> Vec<u8> {
 fn deleted_files_traversal(aim: &Aim) -> Vec<u8> {
     let inner = Inner {
         deleted: Some(vec![climb(&aim.victim), aim.victim.clone()]),
+        ..Inner::default()
+    };
+    zstd(&export_with(aim, &inner, |_| {}))
+}
+
+fn spec_without_capabilities(aim: &Aim) -> Vec<u8> {
+    let inner = Inner {
+        bare_spec: true,
         ..Inner::default()
     };
     zstd(&export_with(aim, &inner, |_| {}))

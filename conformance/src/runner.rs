@@ -1,7 +1,8 @@
 //! Runs one case: set up its containers, run its steps through the target, judge each step's
 //! artefacts with the oracles, and remove everything the case created, whatever happened.
 
-use crate::case::{Case, ContainerSpec, SetupState, StatsKindName, Step};
+use crate::case::{Case, ContainerSpec, HostileStep, SetupState, StatsKindName, Step};
+use crate::hostile::{self, Aim};
 use crate::oracle::image::ContainerFacts;
 use crate::oracle::stats::StatsKind;
 use crate::oracle::{archive, image, progress, state, stats, Finding};
@@ -175,8 +176,17 @@ impl CaseRun<'_> {
 
     fn inspect(&mut self, name: &str) -> Result<Option<serde_json::Value>, Finding> {
         let call = self.call(&["container".into(), "inspect".into(), name.into()])?;
+        if call.exit == Some(125) {
+            return Ok(None); // the contract's "no such container"
+        }
         if !call.ok() {
-            return Ok(None);
+            // A crash is not "no such container": a check that it is gone must not pass on it.
+            let head: Vec<&str> = call.stderr.trim().lines().take(3).collect();
+            return Err(format!(
+                "`container inspect {name}` failed with exit {}: {}",
+                call.exit.unwrap_or(-1),
+                head.join(" / ")
+            ));
         }
         let value: serde_json::Value = serde_json::from_str(&call.stdout)
             .map_err(|e| format!("`container inspect {name}` printed no JSON: {e}"))?;
@@ -444,7 +454,104 @@ impl CaseRun<'_> {
             }
             return Ok(vec![]);
         }
+        if let Some(h) = &step.hostile {
+            return self.hostile(h).map(|()| vec![]);
+        }
+        if let Some(victims) = &step.intact {
+            let mut findings = vec![];
+            for v in victims {
+                let path = self.resolve(v)?;
+                findings.extend(self.intact(&path)?);
+            }
+            return Ok(findings);
+        }
         Err("a step with no action".into())
+    }
+
+    /// Writes a hostile archive aimed at this case's names, and plants its victim inside the
+    /// sandbox. The archive names the target's own test image, so that it gets past "image not
+    /// known" to the extraction.
+    fn hostile(&mut self, h: &HostileStep) -> Result<(), Finding> {
+        let attack = hostile::attack(&h.archive).ok_or(format!("no attack `{}`", h.archive))?;
+        let call = self.call_ok(&["image".into(), "inspect".into(), TEST_IMAGE.into()])?;
+        let inspect: serde_json::Value = serde_json::from_str(&call.stdout)
+            .map_err(|e| format!("`image inspect {TEST_IMAGE}` printed no JSON: {e}"))?;
+        let image_id = inspect[0]["Id"]
+            .as_str()
+            .ok_or(format!("`image inspect {TEST_IMAGE}` has no Id"))?
+            .to_string();
+        let name = self.resolve(&h.name)?;
+        let volume = match &h.volume {
+            Some(v) => self.resolve(v)?,
+            None => format!("{name}-volume"),
+        };
+        let aim = Aim {
+            name,
+            image_id,
+            image_name: TEST_IMAGE.into(),
+            volume,
+            escape: self.resolve(&h.escape)?,
+            victim: self.resolve(&h.victim)?,
+        };
+        let plant = [
+            "sh",
+            "-c",
+            "printf %s \"$1\" > \"$2\"",
+            "sh",
+            hostile::VICTIM_CONTENT,
+            &aim.victim,
+        ];
+        let call = self
+            .ctx
+            .target
+            .run_inside(plant.map(String::from).to_vec(), self.budget()?);
+        self.log.push_str(&call.render());
+        if !call.ok() {
+            return Err(format!(
+                "cannot plant the victim {}: {}",
+                aim.victim,
+                call.stderr.trim()
+            ));
+        }
+        let path = self.resolve(&h.file)?;
+        let bytes = attack.build(&aim);
+        std::fs::write(&path, &bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
+        self.log.push_str(&format!(
+            "# hostile archive `{}` ({}): {path}, {} bytes\n",
+            attack.name,
+            attack.what,
+            bytes.len()
+        ));
+        Ok(())
+    }
+
+    /// A planted victim, looked up inside the sandbox: a regular file, one link, its content.
+    fn intact(&mut self, path: &str) -> Result<Vec<Finding>, Finding> {
+        let script = "if [ -L \"$1\" ] || [ ! -f \"$1\" ]; then echo not-a-file; exit 0; fi; stat -c %h \"$1\"; cat \"$1\"";
+        let argv = ["sh", "-c", script, "sh", path].map(String::from).to_vec();
+        let call = self.ctx.target.run_inside(argv, self.budget()?);
+        self.log.push_str(&call.render());
+        if !call.ok() {
+            return Err(format!(
+                "cannot look at {path} ({:?}): {}",
+                call.exit,
+                call.stderr.trim()
+            ));
+        }
+        let (links, content) = call.stdout.split_once('\n').unwrap_or((&call.stdout, ""));
+        Ok(if links == "not-a-file" {
+            vec![format!(
+                "{path} was planted as a file and is now gone or not a regular file"
+            )]
+        } else if links != "1" {
+            vec![format!(
+                "{path} has {links} hard links: the archive linked to it"
+            )]
+        } else if content != hostile::VICTIM_CONTENT {
+            vec![format!("{path} was overwritten: it holds {content:?}")]
+        } else {
+            vec![]
+        })
     }
 
     /// A `run` or `exec` and the checks on what it produced.
