@@ -104,7 +104,8 @@ pub struct Measure {
     pub pages_written: Option<u64>,
 }
 
-/// One archive step timed alone: the runtime's dump of `size_mib` put in an archive.
+/// One step timed alone: the runtime's dump of `size_mib` (`runtime dump to disk|tmpfs`, no
+/// archive), or that dump put in an archive by a pipeline.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Archiver {
     pub size_mib: u64,
@@ -274,25 +275,29 @@ fn measure(resident_mib: f64, samples: &[Sample]) -> Measure {
     }
 }
 
-/// The runtime's own dump of podman's container into `dir`; its wall time.
-fn runtime_dump(podman: &Target, runtime: &str, id: &str, dir: &Path) -> Result<f64> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir)?;
-    let d = dir.display().to_string();
+/// The runtime's own dump of podman's container into `dir` (a path inside the sandbox, emptied
+/// first); its wall time.
+fn runtime_dump(podman: &Target, runtime: &str, id: &str, dir: &str) -> Result<f64> {
+    let fresh = format!("rm -rf {dir} && mkdir -p {dir}");
+    ok(podman.run_inside(strings(&["sh", "-c", &fresh]), CALL_TIMEOUT))?;
     let dump = ok(podman.run_inside(
         strings(&[
             runtime,
             "checkpoint",
             "--leave-running",
             "--image-path",
-            &d,
+            dir,
             "--work-path",
-            &d,
+            dir,
             id,
         ]),
         CALL_TIMEOUT,
     ))?;
     Ok(dump.duration.as_secs_f64())
+}
+
+fn remove_inside(podman: &Target, dir: &str) {
+    podman.run_inside(strings(&["rm", "-rf", dir]), CALL_TIMEOUT);
 }
 
 /// `dir` archived into `archive` by `archiver` (a pipeline from [`ARCHIVERS`]): wall time and size.
@@ -334,11 +339,16 @@ const ARCHIVERS: &[&str] = &[
     "tar | zstd -3 -T1 -q; sync",
     "tar | zstd -3 -T0 -q",
     "tar | zstd -1 -T0 -q",
+    "tar | zstd --fast=1 -T0 -q",
 ];
 /// Runs of each archiver (the median is reported).
 const ARCHIVER_RUNS: usize = 3;
 
-/// One runtime dump of podman's container, then each of [`ARCHIVERS`] on it.
+/// Where the runtime's dump may go: the disk (as podman's and the reference's images do) or tmpfs.
+const DUMP_TO_DISK: &str = "runtime dump to disk";
+const DUMP_TO_TMPFS: &str = "runtime dump to tmpfs";
+
+/// The runtime's dump timed on disk and on tmpfs, then each of [`ARCHIVERS`] on one dump.
 fn archivers(
     podman: &Target,
     runtime: &str,
@@ -346,26 +356,49 @@ fn archivers(
     dir: &Path,
     size: u64,
 ) -> Result<Vec<Archiver>> {
-    let images = dir.join("images");
+    let images = dir.join("images").display().to_string();
+    let tmpfs = format!("/tmp/bench-dump-{}", std::process::id());
+    let mut dumps: [Vec<f64>; 2] = [vec![], vec![]];
+    for run in 0..ARCHIVER_RUNS {
+        for slot in 0..2 {
+            let i = (run + slot) % 2;
+            let place = if i == 0 { &images } else { &tmpfs };
+            dumps[i].push(runtime_dump(podman, runtime, id, place)?);
+            remove_inside(podman, place);
+        }
+    }
+    let mut steps: Vec<Archiver> = [DUMP_TO_DISK, DUMP_TO_TMPFS]
+        .iter()
+        .zip(&dumps)
+        .map(|(step, times)| Archiver {
+            size_mib: size,
+            archiver: step.to_string(),
+            median_s: median(times),
+            archive_bytes: 0,
+        })
+        .collect();
+
     runtime_dump(podman, runtime, id, &images)?;
     let mut samples: Vec<Vec<(f64, u64)>> = vec![vec![]; ARCHIVERS.len()];
     for run in 0..ARCHIVER_RUNS {
         for slot in 0..ARCHIVERS.len() {
             let i = (run + slot) % ARCHIVERS.len();
-            samples[i].push(pack(podman, &images, &dir.join("archive"), ARCHIVERS[i])?);
+            samples[i].push(pack(
+                podman,
+                Path::new(&images),
+                &dir.join("archive"),
+                ARCHIVERS[i],
+            )?);
         }
     }
-    let _ = std::fs::remove_dir_all(&images);
-    Ok(ARCHIVERS
-        .iter()
-        .zip(samples)
-        .map(|(archiver, s)| Archiver {
-            size_mib: size,
-            archiver: archiver.to_string(),
-            median_s: median(&s.iter().map(|x| x.0).collect::<Vec<_>>()),
-            archive_bytes: s.last().map_or(0, |x| x.1),
-        })
-        .collect())
+    remove_inside(podman, &images);
+    steps.extend(ARCHIVERS.iter().zip(samples).map(|(archiver, s)| Archiver {
+        size_mib: size,
+        archiver: archiver.to_string(),
+        median_s: median(&s.iter().map(|x| x.0).collect::<Vec<_>>()),
+        archive_bytes: s.last().map_or(0, |x| x.1),
+    }));
+    Ok(steps)
 }
 
 pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
@@ -441,10 +474,11 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
                         _ => {
                             if let Some(archiver) = floor_archiver(compress) {
                                 let images = dir.join("floor");
-                                let dump = runtime_dump(&podman, &runtime, &id, &images)?;
+                                let d = images.display().to_string();
+                                let dump = runtime_dump(&podman, &runtime, &id, &d)?;
                                 let archive = dir.join(format!("floor.{ext}"));
                                 let (pack_s, bytes) = pack(&podman, &images, &archive, archiver)?;
-                                let _ = std::fs::remove_dir_all(&images);
+                                remove_inside(&podman, &d);
                                 if timed {
                                     floor.push((dump, pack_s, bytes));
                                 }
@@ -475,7 +509,7 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
         if !opts.skip_archivers {
             for a in archivers(&podman, &runtime, &id, &dir, size)? {
                 eprintln!(
-                    "bench: {size} MiB dump through {}: {}, {} MiB",
+                    "bench: {size} MiB, {}: {}, {} MiB",
                     a.archiver,
                     fmt_secs(a.median_s),
                     mib(a.archive_bytes)
@@ -620,26 +654,37 @@ pub fn markdown(c: &CheckpointResults) -> String {
     if !c.archivers.is_empty() {
         let _ = write!(
             md,
-            "\nThe archive step alone, by archiver, on one runtime dump of the same container \
-             (median of {ARCHIVER_RUNS}; zstd's level 3 on one thread is what the zstd crate does \
-             by default; `; sync` adds an fsync of the archive):\n\n\
-             | dirty memory | archiver | time | archive | input rate |\n\
+            "\nSteps timed alone (median of {ARCHIVER_RUNS}): the runtime's dump of the same \
+             container on disk (where podman and the reference put it) and on tmpfs, then the \
+             archive step on one dump by each archiver (zstd's level 3 on one thread is what the \
+             zstd crate does by default; `--fast=1` leaves literals uncompressed; `; sync` adds an \
+             fsync of the archive):\n\n\
+             | dirty memory | step | time | archive | input rate |\n\
              |---:|---|---:|---:|---:|\n"
         );
         for a in &c.archivers {
+            let dump = a.archive_bytes == 0;
             let input = c
                 .archivers
                 .iter()
                 .find(|t| t.size_mib == a.size_mib && t.archiver == "tar")
                 .map(|t| t.archive_bytes as f64);
+            let step = if dump {
+                a.archiver.clone()
+            } else {
+                // A pipe inside a table cell must be escaped, even in code.
+                format!("`{}`", a.archiver.replace('|', "\\|"))
+            };
             let _ = writeln!(
                 md,
-                "| {} MiB | `{}` | {} | {} MiB | {} |",
+                "| {} MiB | {step} | {} | {} | {} |",
                 a.size_mib,
-                // A pipe inside a table cell must be escaped, even in code.
-                a.archiver.replace('|', "\\|"),
                 fmt_secs(a.median_s),
-                mib(a.archive_bytes),
+                if dump {
+                    "–".into()
+                } else {
+                    format!("{} MiB", mib(a.archive_bytes))
+                },
                 input.map_or("–".into(), |b| format!(
                     "{:.0} MiB/s",
                     b / 1024.0 / 1024.0 / a.median_s
