@@ -191,7 +191,7 @@ pub fn unpack_image_layer(reader: impl Read, dest: &Path) -> Result<()> {
 
 fn unpack_checked(reader: impl Read, dest: &Path, devices: bool) -> Result<()> {
     fs::create_dir_all(dest)?;
-    let mut ar = tar::Archive::new(reader);
+    let mut ar = tar::Archive::new(TarGuard::new(reader));
     ar.set_preserve_permissions(true);
     ar.set_preserve_ownerships(true);
     ar.set_preserve_mtime(true);
@@ -229,6 +229,86 @@ fn unpack_checked(reader: impl Read, dest: &Path, devices: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The largest GNU long name or PAX header accepted. The tar crate reads these into memory whole,
+/// so a small compressed archive could otherwise claim a name of gigabytes.
+const MAX_META_ENTRY: u64 = 1 << 20;
+
+/// Follows the tar stream as it is read and refuses an oversized metadata entry (GNU long name or
+/// link, PAX header) before the tar crate buffers it.
+struct TarGuard<R> {
+    inner: R,
+    header: Vec<u8>,
+    /// Data and padding bytes before the next header.
+    skip: u64,
+}
+
+impl<R: Read> TarGuard<R> {
+    fn new(inner: R) -> TarGuard<R> {
+        TarGuard {
+            inner,
+            header: Vec::with_capacity(512),
+            skip: 0,
+        }
+    }
+}
+
+/// A header's size field: octal text, or base-256 when the first byte has its high bit set.
+fn header_size(h: &[u8]) -> io::Result<u64> {
+    let field = &h[124..136];
+    if field[0] & 0x80 != 0 {
+        if field[1..4].iter().any(|b| *b != 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "tar size field too large",
+            ));
+        }
+        return Ok(field[4..]
+            .iter()
+            .fold(0u64, |n, b| (n << 8) | u64::from(*b)));
+    }
+    let text: String = field
+        .iter()
+        .map(|b| *b as char)
+        .filter(|c| !matches!(c, '\0' | ' '))
+        .collect();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    u64::from_str_radix(&text, 8)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "tar size field is not a number"))
+}
+
+impl<R: Read> Read for TarGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut i = 0;
+        while i < n {
+            if self.skip > 0 {
+                let k = self.skip.min((n - i) as u64);
+                self.skip -= k;
+                i += k as usize;
+                continue;
+            }
+            let k = (512 - self.header.len()).min(n - i);
+            self.header.extend_from_slice(&buf[i..i + k]);
+            i += k;
+            if self.header.len() == 512 {
+                let size = header_size(&self.header)?;
+                let meta = matches!(self.header[156], b'L' | b'K' | b'x' | b'g');
+                if meta && size > MAX_META_ENTRY {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("a tar metadata entry of {size} bytes (at most {MAX_META_ENTRY})"),
+                    ));
+                }
+                self.skip = size.div_ceil(512) * 512;
+                self.header.clear();
+            }
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +377,19 @@ mod tests {
             assert!(unpack(&bad[..], &dest).is_err());
             assert!(!t.path().join("evil").exists());
         }
+    }
+
+    #[test]
+    fn a_huge_long_name_is_refused_before_it_is_read() {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(3 << 30);
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(b'a', 4096));
+        let t = tempfile::tempdir().unwrap();
+        let e = unpack(&bytes[..], t.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("metadata entry"), "{e:#}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::cli::{RmArgs, RunArgs};
 use crate::container::{Container, ContainerConfig, ContainerState, NamedVolume, Paths, Status};
 use crate::errors::{self, Exit};
 use crate::monitor;
+use crate::netns;
 use crate::rootfs;
 use crate::runtime::Runtime;
 use crate::spec;
@@ -151,6 +152,7 @@ pub fn run_cmd(store: &Store, args: &RunArgs, start: bool) -> Result<()> {
 
 /// Starts a created or exited container. The caller holds its lock.
 pub fn start_locked(store: &Store, c: &mut Container) -> Result<()> {
+    netns::ensure(&c.config.id)?;
     mount_rootfs(store, c)?;
     for v in &c.config.named_volumes {
         volumes::ensure(store, &v.name)?;
@@ -304,6 +306,7 @@ pub fn remove_container(store: &Store, c: &Container) -> Result<()> {
     if rootfs::is_mounted(&merged) {
         bail!("the rootfs of {} is still mounted", c.config.id);
     }
+    netns::remove(&c.config.id);
     Container::remove_files(store, &c.config.id)
 }
 

@@ -15,6 +15,7 @@ mod inspect;
 mod lifecycle;
 mod lock;
 mod monitor;
+mod netns;
 mod restore;
 mod rootfs;
 mod runtime;

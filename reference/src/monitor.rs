@@ -174,7 +174,16 @@ fn launch(store: &Store, args: &MonitorArgs) -> Result<Started> {
     drop(cmd);
     if !status.success() {
         let log = fs::read_to_string(ud.join("runtime.log")).unwrap_or_default();
-        bail!("OCI runtime error: {}: {}", rt.name, runtime_message(&log));
+        let mut msg = format!("OCI runtime error: {}: {}", rt.name, runtime_message(&log));
+        // CRIU's own reasons, which the runtime only points at.
+        if args.restore {
+            let criu = fs::read_to_string(ud.join("restore.log")).unwrap_or_default();
+            for line in criu.lines().filter(|l| l.contains("Error (")).take(5) {
+                msg.push_str("\nCRIU: ");
+                msg.push_str(line.trim());
+            }
+        }
+        bail!(msg);
     }
     let pid: i32 = fs::read_to_string(ud.join("pidfile"))
         .context("reading the runtime's pid file")?

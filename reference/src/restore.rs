@@ -8,7 +8,7 @@ use crate::criu_stats::{self, Entry};
 use crate::monitor::{self, RestoreFlags};
 use crate::runtime::Runtime;
 use crate::store::{self, Store};
-use crate::{archive, errors, images, lifecycle, rootfs, spec, volumes};
+use crate::{archive, errors, images, lifecycle, netns, rootfs, spec, volumes};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File};
 use std::path::Path;
@@ -147,6 +147,7 @@ fn restore_locked(store: &Store, c: &mut Container, a: &RestoreArgs) -> Result<O
         );
     }
     Runtime::new(&c.config.runtime)?.delete(&id);
+    netns::ensure(&id)?;
     lifecycle::mount_rootfs(store, c)?;
     for v in &c.config.named_volumes {
         volumes::ensure(store, &v.name)?;

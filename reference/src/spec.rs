@@ -2,10 +2,13 @@
 //! network namespaces (loopback only), the overlay as root, named volumes and bind mounts.
 
 use crate::container::ContainerConfig;
+use crate::netns;
 use crate::store::Store;
 use crate::volumes;
 use anyhow::{Context, Result};
-use oci_spec::runtime::{Capability, LinuxCapabilities, Mount, Spec};
+use oci_spec::runtime::{
+    Capability, Linux, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, Mount, Spec,
+};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -36,6 +39,17 @@ fn bind(destination: &str, source: &Path) -> Mount {
     m.set_source(Some(source.to_path_buf()));
     m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
     m
+}
+
+/// The container joins its own pinned network namespace (see netns.rs).
+fn set_netns(linux: &mut Linux, id: &str) {
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces.retain(|n| n.typ() != LinuxNamespaceType::Network);
+    let mut net = LinuxNamespace::default();
+    net.set_typ(LinuxNamespaceType::Network);
+    net.set_path(Some(netns::path(id)));
+    namespaces.push(net);
+    linux.set_namespaces(Some(namespaces));
 }
 
 /// The spec for a new container whose overlay is mounted at `rootfs`.
@@ -86,6 +100,7 @@ pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<S
         .as_mut()
         .context("the default spec has linux")?;
     linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
+    set_netns(linux, &config.id);
     let mut annotations = HashMap::new();
     annotations.insert("io.container.manager".to_string(), "refpod".to_string());
     spec.set_annotations(Some(annotations));
@@ -105,6 +120,7 @@ pub fn adapt(
     spec.set_root(Some(root));
     if let Some(linux) = spec.linux_mut().as_mut() {
         linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
+        set_netns(linux, &config.id);
     }
     if let Some(mounts) = spec.mounts_mut().as_mut() {
         for m in mounts.iter_mut() {
