@@ -219,18 +219,20 @@ impl VmSandbox {
         }
         // Leftovers of a VM that died without `stop`.
         self.stop_locked()?;
-        let share = self.share_dir();
-        // The share path travels on the kernel command line, which splits at spaces.
-        if share
+        // Paths travel in qemu options (split at commas) and on the kernel command line (split at
+        // spaces).
+        if self
+            .dir
             .as_os_str()
             .as_bytes()
             .iter()
-            .any(|b| b.is_ascii_whitespace())
+            .any(|b| b.is_ascii_whitespace() || *b == b',')
         {
             bail!(
-                "the vm sandbox's share folder {} has a space in its path, which the guest's kernel \
-                 command line cannot carry: point CKPT_SANDBOX_CACHE (or --cache-dir) at a path without spaces",
-                share.display()
+                "the vm sandbox's folder {} has a space or a comma in its path, which qemu's options \
+                 and the guest's kernel command line cannot carry: point CKPT_SANDBOX_CACHE (or \
+                 --cache-dir) at a path without them",
+                self.dir.display()
             );
         }
         let started = Instant::now();
