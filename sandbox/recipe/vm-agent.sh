@@ -5,9 +5,10 @@
 # background with a clean environment, and writes `stdout`, `stderr` and, last, `exit` (renamed into
 # place, so the host never reads a half-written status). Requests run concurrently: one that hangs
 # does not hold up the others (the suite kills its own commands with timeout(1) inside).
-# Usage: vm-agent DIR
+# Usage: vm-agent DIR [TICK_DIR]  (TICK_DIR, default /run: where its private FIFO goes)
 set -u
 dir=$1
+tick_fifo=${2:-/run}/vm-agent.tick
 
 run() {
     local req=$1 argv
@@ -20,9 +21,9 @@ run() {
 }
 
 # Sleep with a builtin (read -t on a FIFO nobody writes): an idle poll costs no fork.
-mkfifo /run/vm-agent.tick
-exec 3<>/run/vm-agent.tick
-echo "$(cat /proc/sys/kernel/random/boot_id)" >"$dir/ready.tmp"
+mkfifo "$tick_fifo"
+exec 3<>"$tick_fifo"
+cat /proc/sys/kernel/random/boot_id >"$dir/ready.tmp"
 mv "$dir/ready.tmp" "$dir/ready"
 # Poll every 20 ms while commands come, every 200 ms after 2 s without one: under emulation each
 # poll costs the host CPU, and an idle guest should cost little.

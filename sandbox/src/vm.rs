@@ -401,18 +401,9 @@ impl VmSandbox {
         if argv.is_empty() {
             bail!("no command to run in the sandbox");
         }
-        let mut encoded = Vec::new();
-        for arg in argv {
-            let bytes = arg.as_ref().as_bytes();
-            if bytes.contains(&0) {
-                bail!("an argument holds a NUL byte, which no command line can carry: {bytes:?}");
-            }
-            encoded.extend_from_slice(bytes);
-            encoded.push(0);
-        }
         Ok(Request {
             agent: self.agent_dir(),
-            argv: encoded,
+            argv: encode_argv(argv)?,
             qemu_pid: state.qemu_pid,
             overlay: self.overlay(),
             console: self.console(),
@@ -496,6 +487,20 @@ fn is_our_qemu(pid: i32, overlay: &Path) -> bool {
     };
     let needle = overlay.as_os_str().as_bytes();
     cmdline.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The arguments as the agent reads them: each one NUL-terminated.
+fn encode_argv<S: AsRef<OsStr>>(argv: &[S]) -> Result<Vec<u8>> {
+    let mut encoded = Vec::new();
+    for arg in argv {
+        let bytes = arg.as_ref().as_bytes();
+        if bytes.contains(&0) {
+            bail!("an argument holds a NUL byte, which no command line can carry: {bytes:?}");
+        }
+        encoded.extend_from_slice(bytes);
+        encoded.push(0);
+    }
+    Ok(encoded)
 }
 
 fn first_line(s: &str) -> &str {
@@ -589,6 +594,122 @@ mod tests {
         assert_eq!(killed.code(), None);
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(killed.signal(), Some(9));
+    }
+
+    /// The guest agent, run on the host: same script, same protocol, no VM.
+    struct HostAgent {
+        child: std::process::Child,
+        dir: tempfile::TempDir,
+    }
+
+    impl HostAgent {
+        fn start() -> HostAgent {
+            let dir = tempfile::tempdir().unwrap();
+            let agent = dir.path().join("agent");
+            std::fs::create_dir(&agent).unwrap();
+            recipe::write_vm_to(dir.path()).unwrap();
+            let child = Command::new("bash")
+                .arg(dir.path().join("vm-agent.sh"))
+                .arg(&agent)
+                .arg(dir.path())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !agent.join("ready").exists() {
+                assert!(Instant::now() < deadline, "the agent never said ready");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            HostAgent { child, dir }
+        }
+
+        /// A request as `command` makes it; the agent's own PID and command line (which names the
+        /// agent folder) stand in for qemu's.
+        fn request(&self, argv: &[&str]) -> Request {
+            let agent = self.dir.path().join("agent");
+            Request {
+                argv: encode_argv(argv).unwrap(),
+                qemu_pid: self.child.id() as i32,
+                overlay: agent.clone(),
+                console: self.dir.path().join("console.log"),
+                agent,
+            }
+        }
+    }
+
+    impl Drop for HostAgent {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
+    fn agent_runs_commands_with_their_output_status_and_arguments() {
+        let agent = HostAgent::start();
+        let out = agent
+            .request(&["sh", "-c", "echo out; echo err >&2; exit 3"])
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.status.code(), Some(3));
+
+        let out = agent
+            .request(&["printf", "[%s]", "a b", "c\nd", ""])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "[a b][c\nd][]");
+
+        let out = agent.request(&["env"]).output().unwrap();
+        let mut env: Vec<_> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('=').next().unwrap().to_string())
+            .collect();
+        env.sort();
+        assert_eq!(
+            env,
+            ["HOME", "LC_ALL", "PATH", "TMPDIR"],
+            "a clean environment"
+        );
+
+        let out = agent.request(&["sh", "-c", "kill -9 $$"]).output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(9));
+
+        let out = agent.request(&["no-such-command"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(127));
+        let left: Vec<_> = std::fs::read_dir(agent.dir.path().join("agent"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != "ready")
+            .collect();
+        assert!(left.is_empty(), "requests left behind: {left:?}");
+    }
+
+    #[test]
+    fn a_hanging_command_does_not_hold_up_others() {
+        let agent = HostAgent::start();
+        let slow = agent.request(&["sleep", "5"]);
+        let started = Instant::now();
+        let hanging = std::thread::spawn(move || slow.output().unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+        let out = agent.request(&["echo", "quick"]).output().unwrap();
+        assert_eq!(out.stdout, b"quick\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the quick command waited for the slow one"
+        );
+        assert!(hanging.join().unwrap().status.success());
+    }
+
+    #[test]
+    fn a_dead_guest_is_an_error_not_a_wait() {
+        let mut agent = HostAgent::start();
+        agent.child.kill().unwrap();
+        agent.child.wait().unwrap();
+        let err = agent.request(&["true"]).output().unwrap_err();
+        assert!(err.to_string().contains("exited"), "{err}");
     }
 
     #[test]
