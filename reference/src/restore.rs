@@ -146,7 +146,9 @@ fn restore_locked(store: &Store, c: &mut Container, a: &RestoreArgs) -> Result<O
             inventory.display()
         );
     }
-    Runtime::new(&c.config.runtime)?.delete(&id);
+    let rt = Runtime::new(&c.config.runtime)?;
+    rt.delete(&id);
+    rt.wait_cgroup_gone(&id, std::time::Duration::from_secs(5));
     netns::ensure(&id)?;
     lifecycle::mount_rootfs(store, c)?;
     for v in &c.config.named_volumes {

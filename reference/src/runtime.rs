@@ -119,6 +119,21 @@ impl Runtime {
             .status();
     }
 
+    /// Waits until the cgroup of the container's previous run is empty and removes it, so that a
+    /// restore never lands among processes that are still exiting.
+    pub fn wait_cgroup_gone(&self, id: &str, timeout: Duration) {
+        let dir =
+            Path::new("/sys/fs/cgroup").join(crate::spec::cgroups_path(id).trim_start_matches('/'));
+        let until = Instant::now() + timeout;
+        while dir.exists() && Instant::now() < until {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            if procs.trim().is_empty() && std::fs::remove_dir(&dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until the container's init process is gone.
     pub fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         let until = Instant::now() + timeout;
