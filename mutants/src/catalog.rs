@@ -47,8 +47,12 @@ pub enum Deviation {
     ErrorsReworded,
     /// Checkpoint and restore print full IDs where podman prints the name or ID as given.
     FullIdsPrinted,
+    /// Restore prints container names where podman prints full IDs.
+    RestorePrintsNames,
     /// `--all` acts on the first container only.
     AllFirstOnly,
+    /// `--all` with no running container is an error.
+    AllNoneFails,
     /// Named containers are checkpointed one at a time, so an unknown name stops nothing.
     OneAtATime,
     /// A checkpoint that fails leaves an empty export file behind, over any archive there.
@@ -77,7 +81,20 @@ const RESTORE: &[Verb] = &[Verb::Restore];
 const BOTH: &[Verb] = &[Verb::Checkpoint, Verb::Restore];
 
 /// Cases that export or import an archive.
-const ARCHIVES: &[&str] = &["export", "import"];
+const ARCHIVES: &[&str] = &["export.", "import."];
+
+/// Cases that check an archive's compression, or restore one.
+const COMPRESSION: &[&str] = &[
+    "export.compress",
+    "export.default",
+    "export.example",
+    "export.members",
+    "validation.export",
+    "create-image.with-export",
+    "import.gzip",
+    "import.none",
+    "import.zstd",
+];
 
 const fn mutant(name: &'static str, deviation: Deviation, description: &'static str) -> Mutant {
     Mutant {
@@ -123,32 +140,32 @@ pub const CATALOG: &[Mutant] = &[
         D::CompressionReplaced { from: "gzip", to: "zstd" },
         "`--compress gzip` writes a zstd archive",
     )
-    .on(ARCHIVES)
+    .on(COMPRESSION)
     .fast(&["export.compress-gzip"]),
     mutant(
         "compress-none-as-gzip",
         D::CompressionReplaced { from: "none", to: "gzip" },
         "`--compress none` writes a gzip archive",
     )
-    .on(ARCHIVES),
+    .on(COMPRESSION),
     mutant(
         "compress-zstd-as-none",
         D::CompressionReplaced { from: "zstd", to: "none" },
         "an explicit `--compress zstd` writes a plain tar",
     )
-    .on(ARCHIVES),
+    .on(COMPRESSION),
     mutant(
         "default-gzip",
         D::DefaultCompression("gzip"),
         "without `--compress`, the archive is gzip instead of zstd",
     )
-    .on(ARCHIVES),
+    .on(COMPRESSION),
     mutant(
         "always-plain-tar",
         D::Archive(ArchiveEdit::Decompressed),
         "every archive is written as a plain tar, whatever `--compress` says",
     )
-    .on(ARCHIVES),
+    .on(COMPRESSION),
     mutant(
         "compress-case-sensitive",
         D::CompressionCaseSensitive,
@@ -260,7 +277,7 @@ pub const CATALOG: &[Mutant] = &[
         D::FlagAdded { verbs: BOTH, long: "keep" },
         "CRIU's files are always kept, as with `--keep`",
     )
-    .on(&["basic", "keep", "leave-running"]),
+    .on(&["basic.by-name", "basic.state-after-restore", "keep", "leave-running.stays"]),
     // --- the archive ---
     mutant(
         "archive-without-stats-dump",
@@ -385,9 +402,21 @@ pub const CATALOG: &[Mutant] = &[
     )
     .on(&["basic", "keep", "leave-running.short"]),
     mutant(
+        "restore-prints-names",
+        D::RestorePrintsNames,
+        "restore prints the container's name where podman prints its full ID (`--import`, an image, `--all`, `--latest`)",
+    )
+    .on(&["import", "create-image.restore", "latest.short-flag-restore", "all.several", "leave-running.export"]),
+    mutant(
         "all-first-only",
         D::AllFirstOnly,
         "`--all` acts on the first container only",
+    )
+    .on(&["all"]),
+    mutant(
+        "all-none-fails",
+        D::AllNoneFails,
+        "`checkpoint --all` with no running container fails instead of doing nothing",
     )
     .on(&["all"]),
     mutant(
@@ -408,7 +437,15 @@ pub const CATALOG: &[Mutant] = &[
         D::RestoreRestarts,
         "an in-place restore starts the container afresh (`start`): the workload begins again",
     )
-    .on(&["basic", "keep", "file-locks", "tcp.established", "print-stats.restore"])
+    .on(&[
+        "basic.restore-continues",
+        "basic.checkpoint-twice",
+        "basic.state-after-restore",
+        "keep.restore",
+        "file-locks.checkpoint-restore",
+        "tcp.established",
+        "print-stats.restore",
+    ])
     .fast(&["basic.restore-continues"]),
     mutant(
         "inspect-not-checkpointed",
@@ -422,7 +459,7 @@ pub const CATALOG: &[Mutant] = &[
         D::Inspect(InspectEdit::NotRestored),
         "`container inspect` reports `Restored: false`",
     )
-    .on(&["basic", "keep", "import"]),
+    .on(&["basic.state-after-restore", "keep.restore", "import.", "leave-running.export"]),
 ];
 
 pub fn find(name: &str) -> Option<&'static Mutant> {

@@ -105,6 +105,9 @@ pub struct MutantReport {
     pub killed_by: Vec<Kill>,
     pub cases_run: usize,
     pub seconds: f64,
+    /// The only case that failed, which passed when run again: not counted as a kill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<Kill>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -136,6 +139,9 @@ pub struct Report {
     pub environment: serde_json::Value,
     pub fast: bool,
     pub seconds: f64,
+    /// The 1-minute load average when the run started and ended: times (and a flaky case) mean
+    /// little on a busy machine.
+    pub load_average: [f64; 2],
     pub score: Score,
     /// Cases the control run failed: the shim or the target fails them alone, so they kill
     /// nothing.
@@ -237,18 +243,45 @@ fn build_shim() -> Result<PathBuf> {
         .context("cargo build named no mutant-shim executable")
 }
 
+/// The real target's expectations file, as the suite picks it for the target itself
+/// (`fixtures/expectations/<bin>-<version>-ns.toml`): its known failures stay known under every
+/// mutant, and a mutant that passes one of them (`xpassed`) is noticed.
+fn expectations_for(sandbox: &Sandbox, target: &str) -> Option<PathBuf> {
+    let out = sandbox
+        .command(&[target, "--version"])
+        .ok()?
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let version = stdout.split_whitespace().last()?;
+    let bin = Path::new(target).file_name()?.to_string_lossy();
+    let path = workspace()
+        .join("fixtures/expectations")
+        .join(format!("{bin}-{version}-ns.toml"));
+    path.exists().then_some(path)
+}
+
 struct Harness {
     args: MutantsArgs,
     sandbox: Sandbox,
     shim: PathBuf,
     /// The real target as the shim inside the sandbox calls it.
     target: String,
+    expectations: Option<PathBuf>,
     dir: PathBuf,
 }
 
 impl Harness {
     /// Installs the shim as `mutant-<name>` with its configuration and runs the suite against it.
-    fn run(&self, mutant: &Mutant, filters: &[String]) -> Result<RunResult> {
+    /// `run` names the report and log (`<run>.json`, `<run>.log`); `exact` makes the filters
+    /// case ids.
+    fn run(
+        &self,
+        mutant: &Mutant,
+        filters: &[String],
+        run: &str,
+        exact: bool,
+    ) -> Result<RunResult> {
         let staged = self.dir.join("bin").join(format!("mutant-{}", mutant.name));
         std::fs::create_dir_all(self.dir.join("bin"))?;
         std::fs::copy(&self.shim, &staged)?;
@@ -276,11 +309,17 @@ impl Harness {
         if let Some(dir) = &self.args.cache_dir {
             words.extend(["--cache-dir".into(), dir.display().to_string()]);
         }
+        if let Some(file) = &self.expectations {
+            words.extend(["--expectations".into(), file.display().to_string()]);
+        }
+        if exact {
+            words.push("--exact".into());
+        }
         words.push("--".into());
         words.extend(filters.iter().cloned());
         let suite_args = SuiteCli::try_parse_from(words)?.suite;
 
-        let log = self.dir.join("logs").join(format!("{}.log", mutant.name));
+        let log = self.dir.join("logs").join(format!("{run}.log"));
         let started = Instant::now();
         let outcome = {
             let _console = Console::to_file(&log)?;
@@ -353,6 +392,13 @@ impl RunResult {
     }
 }
 
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").to_string()
 }
@@ -365,6 +411,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
     let selected = select(&args)?;
     let whole_catalog = args.mutants.is_empty() && !args.fast;
     let started = Instant::now();
+    let load_at_start = load_average();
     let shim = build_shim()?;
     let sandbox = Sandbox::new(Config {
         backend: Backend::Ns,
@@ -382,11 +429,17 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
     } else {
         args.bin.clone()
     };
+    let expectations = expectations_for(&sandbox, &target);
+    match &expectations {
+        Some(file) => eprintln!("expectations of {}: {}", args.bin, file.display()),
+        None => eprintln!("expectations of {}: none", args.bin),
+    }
     let harness = Harness {
         args: args.clone(),
         sandbox,
         shim,
         target,
+        expectations,
         dir: workspace().join("target/mutants"),
     };
 
@@ -401,7 +454,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         "== control: the shim without deviation, {} filter(s)",
         control_filters.len()
     );
-    let control = harness.run(&CONTROL, &control_filters)?;
+    let control = harness.run(&CONTROL, &control_filters, CONTROL.name, false)?;
     if let Some(e) = &control.error {
         bail!("the control run failed, so no mutant can be judged: {e}");
     }
@@ -440,7 +493,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
             mutant.description,
             filters.join(" ")
         );
-        let result = harness.run(mutant, filters)?;
+        let result = harness.run(mutant, filters, mutant.name, false)?;
         let mut killed_by = vec![];
         let mut cases_run = 0;
         for c in &result.cases {
@@ -448,14 +501,32 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
                 continue;
             }
             cases_run += 1;
-            let entry = ran.entry(c.id.clone()).or_default();
-            entry.0 += 1;
             if c.status.fails_run() && !unreliable.contains(c.id.as_str()) {
-                entry.1.push(mutant.name.to_string());
                 killed_by.push(Kill {
                     case: c.id.clone(),
                     finding: first_line(c.reason.as_deref().unwrap_or("")),
                 });
+            }
+        }
+        // A verdict that rests on one failure is checked once more: a flaky case must not
+        // decide it alone.
+        let mut flaky = None;
+        if let [only] = killed_by.as_slice() {
+            let again = harness.run(
+                mutant,
+                std::slice::from_ref(&only.case),
+                &format!("{}.again", mutant.name),
+                true,
+            )?;
+            if again.error.is_none() && !again.cases.iter().any(|c| c.status.fails_run()) {
+                flaky = killed_by.pop();
+            }
+        }
+        for c in result.cases.iter().filter(|c| c.status != Status::Skipped) {
+            let entry = ran.entry(c.id.clone()).or_default();
+            entry.0 += 1;
+            if killed_by.iter().any(|k| k.case == c.id) {
+                entry.1.push(mutant.name.to_string());
             }
         }
         let verdict = match (&result.error, killed_by.is_empty()) {
@@ -464,12 +535,16 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
             (None, true) => Verdict::Survived,
         };
         eprintln!(
-            "   {:?} by {} of {} case(s) in {:.0} s (log: target/mutants/logs/{}.log)",
+            "   {:?} by {} of {} case(s) in {:.0} s (log: target/mutants/logs/{}.log){}",
             verdict,
             killed_by.len(),
             cases_run,
             result.seconds,
-            mutant.name
+            mutant.name,
+            match &flaky {
+                Some(k) => format!("; {} failed once but passed again", k.case),
+                None => String::new(),
+            }
         );
         mutants.push(MutantReport {
             name: mutant.name.into(),
@@ -480,6 +555,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
             killed_by,
             cases_run,
             seconds: result.seconds,
+            flaky,
             error: result.error,
         });
     }
@@ -508,6 +584,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         environment: control.environment,
         fast: args.fast,
         seconds: started.elapsed().as_secs_f64(),
+        load_average: [load_at_start, load_average()],
         score: Score {
             total,
             killed,
@@ -626,7 +703,11 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(s, "\n{}", score_line(&r.score));
     let _ = writeln!(s, "cases that killed no mutant: {}", r.idle_cases.len());
-    let _ = writeln!(s, "took {:.0} s", r.seconds);
+    let _ = writeln!(
+        s,
+        "took {:.0} s (load average {:.1} at the start, {:.1} at the end)",
+        r.seconds, r.load_average[0], r.load_average[1]
+    );
     s
 }
 
@@ -649,13 +730,16 @@ pub fn markdown_report(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "Target: `{}` {} | runtime {} | {} | sandbox {} | {:.0} s in all.\n",
+        "Target: `{}` {} | runtime {} | {} | sandbox {} | {:.0} s in all, load average {:.1} \
+         at the start and {:.1} at the end.\n",
         r.target,
         env("target_version"),
         env("runtime"),
         env("criu_version"),
         env("sandbox"),
-        r.seconds
+        r.seconds,
+        r.load_average[0],
+        r.load_average[1]
     );
     let _ = writeln!(s, "**Score: {}.**\n", score_line(&r.score));
     if !r.control_failures.is_empty() {
@@ -680,12 +764,20 @@ pub fn markdown_report(r: &Report) -> String {
             .iter()
             .map(|k| format!("`{}`", k.case))
             .collect();
-        let how = match (&m.equivalent, m.killed_by.first(), &m.error) {
+        let mut how = match (&m.equivalent, m.killed_by.first(), &m.error) {
             (_, _, Some(e)) => md_escape(e),
             (_, Some(k), _) => md_escape(&k.finding),
             (Some(why), None, _) => format!("equivalent: {}", md_escape(why)),
             (None, None, _) => String::new(),
         };
+        if let Some(k) = &m.flaky {
+            let _ = write!(
+                how,
+                " (`{}` failed once and passed when run again, so it does not count: {})",
+                k.case,
+                md_escape(&k.finding)
+            );
+        }
         let _ = writeln!(
             s,
             "| `{}` | {} | {} (`{}`) | {} | {} | {} |",

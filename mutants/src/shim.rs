@@ -110,10 +110,19 @@ impl Real {
         self.run(&cl.command(options.to_args()))
     }
 
-    fn full_id(&self, container: &str) -> Option<String> {
+    /// A field of the container's `inspect` (`Id`, `Name`).
+    fn inspect(&self, container: &str, field: &str) -> Option<String> {
         let reply = self.run(&words(&["container", "inspect", container]));
         let v: serde_json::Value = serde_json::from_str(&reply.stdout).ok()?;
-        v[0]["Id"].as_str().map(String::from)
+        v[0][field].as_str().map(String::from)
+    }
+
+    fn full_id(&self, container: &str) -> Option<String> {
+        self.inspect(container, "Id")
+    }
+
+    fn name(&self, container: &str) -> Option<String> {
+        self.inspect(container, "Name")
     }
 
     fn is_container(&self, name: &str) -> bool {
@@ -297,6 +306,20 @@ fn respond_verb(
             }
             Some(reply)
         }
+        D::RestorePrintsNames => {
+            if checkpoint || options.has("print-stats") {
+                return None;
+            }
+            let mut reply = real.verb(cl, &options);
+            if reply.ok() {
+                reply.stdout = reply
+                    .stdout
+                    .lines()
+                    .map(|l| real.name(l).unwrap_or_else(|| l.to_string()) + "\n")
+                    .collect();
+            }
+            Some(reply)
+        }
         D::AllFirstOnly => {
             if !options.has("all") || options.has("print-stats") {
                 return None;
@@ -310,6 +333,16 @@ fn respond_verb(
                     real.run(&words(&["container", undo, id]));
                 }
                 reply.stdout = ids.first().map(|id| format!("{id}\n")).unwrap_or_default();
+            }
+            Some(reply)
+        }
+        D::AllNoneFails => {
+            if !checkpoint || !options.has("all") {
+                return None;
+            }
+            let reply = real.verb(cl, &options);
+            if reply.ok() && reply.stdout.trim().is_empty() {
+                return Some(Reply::error("no running containers to checkpoint".into()));
             }
             Some(reply)
         }

@@ -1,0 +1,177 @@
+//! The shim binary end to end, installed as the harness installs it (a copy named `mutant-<name>`
+//! with its TOML next to it), in front of a fake target: a shell script that prints the arguments
+//! it was given, answers `container inspect`, and writes a plain tar for `checkpoint -e FILE`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ID: &str = "bf38382b8b700a0b8b9514403d1b68be97d426141f28f71ad26cf25866951349";
+
+const FAKE_TARGET: &str = r#"#!/bin/sh
+case "$1 $2" in
+"container inspect")
+    printf '[{"Id": "%s", "Name": "%s", "State": {"Status": "exited", "Checkpointed": true}}]\n' "$ID" "$3"
+    exit 0 ;;
+"container checkpoint")
+    prev=""
+    for a in "$@"; do
+        [ "$prev" = "-e" ] && out=$a
+        [ "$a" = "--latest" ] && latest=1
+        prev=$a
+    done
+    if [ -n "$latest" ]; then
+        echo "Error: --all and --latest cannot be used together" >&2
+        exit 125
+    fi
+    if [ -n "$out" ]; then
+        d=$(mktemp -d)
+        echo stats >"$d/stats-dump"
+        echo '{}' >"$d/config.dump"
+        tar -C "$d" -cf "$out" config.dump stats-dump
+        rm -r "$d"
+    fi ;;
+esac
+echo "args: $*"
+"#;
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, FAKE_TARGET.replace("$ID", ID)).unwrap();
+        chmod_x(&target);
+        Setup { dir }
+    }
+
+    /// Installs the shim as `mutant-<name>` and runs it with `args`.
+    fn run(&self, mutant: &str, args: &[&str]) -> Output {
+        let shim = self.dir.path().join(format!("mutant-{mutant}"));
+        std::fs::copy(env!("CARGO_BIN_EXE_mutant-shim"), &shim).unwrap();
+        mutants::shim::ShimConfig {
+            mutant: mutant.into(),
+            target: self.dir.path().join("target").display().to_string(),
+        }
+        .write_for(&shim)
+        .unwrap();
+        // As the suite runs a target: a clean environment.
+        Command::new(&shim)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn chmod_x(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn members(path: &Path) -> Vec<String> {
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect()
+}
+
+#[test]
+fn the_control_passes_everything_through() {
+    let s = Setup::new();
+    let out = s.run(
+        "control",
+        &["--runtime", "runc", "container", "checkpoint", "-R", "c"],
+    );
+    assert_eq!(
+        stdout(&out),
+        "args: --runtime runc container checkpoint -R c\n"
+    );
+    let out = s.run("control", &["container", "checkpoint", "--all", "--latest"]);
+    assert_eq!(out.status.code(), Some(125));
+    let out = s.run("control", &["exec", "c", "cat", "/count"]);
+    assert_eq!(stdout(&out), "args: exec c cat /count\n");
+}
+
+#[test]
+fn an_option_is_dropped_added_or_changed() {
+    let s = Setup::new();
+    let out = s.run("drop-keep", &["container", "checkpoint", "-k", "c"]);
+    assert_eq!(stdout(&out), "args: container checkpoint c\n");
+    let out = s.run("keep-by-default", &["container", "restore", "c"]);
+    assert_eq!(stdout(&out), "args: container restore --keep c\n");
+    let out = s.run("drop-keep", &["container", "inspect", "c"]);
+    assert!(stdout(&out).contains("\"Checkpointed\": true"));
+
+    let file = s.file("ckpt.tar");
+    let f = file.to_str().unwrap();
+    let out = s.run(
+        "compress-gzip-as-zstd",
+        &["container", "checkpoint", "-e", f, "-c", "GZIP", "c"],
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("args: container checkpoint -e {f} --compress=zstd c\n")
+    );
+}
+
+#[test]
+fn the_archive_is_rewritten_after_the_target_wrote_it() {
+    let s = Setup::new();
+    let file = s.file("ckpt.tar");
+    let f = file.to_str().unwrap();
+    let out = s.run("control", &["container", "checkpoint", "-e", f, "c"]);
+    assert!(out.status.success());
+    assert_eq!(members(&file), ["config.dump", "stats-dump"]);
+
+    let out = s.run(
+        "archive-without-stats-dump",
+        &["container", "checkpoint", "-e", f, "c"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(members(&file), ["config.dump"]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[257..262], b"ustar", "still a plain tar");
+}
+
+#[test]
+fn outputs_and_exit_statuses_deviate() {
+    let s = Setup::new();
+    let out = s.run("inspect-not-checkpointed", &["container", "inspect", "c"]);
+    assert!(stdout(&out).contains("\"Checkpointed\": false"));
+
+    let out = s.run("full-ids-printed", &["container", "checkpoint", "c"]);
+    assert!(stdout(&out).contains(ID), "{}", stdout(&out));
+
+    let args = ["container", "checkpoint", "--all", "--latest"];
+    assert_eq!(s.run("control", &args).status.code(), Some(125));
+    let out = s.run("validation-exits-zero", &args);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used together"));
+    let out = s.run("errors-reworded", &args);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("are mutually exclusive"));
+}
+
+#[test]
+fn without_its_configuration_the_shim_says_so() {
+    let s = Setup::new();
+    let shim = s.file("mutant-lost");
+    std::fs::copy(env!("CARGO_BIN_EXE_mutant-shim"), &shim).unwrap();
+    let out = Command::new(&shim).arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mutant-lost.toml"), "{err}");
+}
