@@ -159,7 +159,6 @@ pub fn start_locked(store: &Store, c: &mut Container) -> Result<()> {
     }
     let rt = Runtime::new(&c.config.runtime)?;
     rt.delete(&c.config.id);
-    rt.wait_cgroup_gone(&c.config.id, Duration::from_secs(5));
     match monitor::start(store, c, None) {
         Ok(started) => {
             c.state.status = Status::Running;

@@ -148,7 +148,6 @@ fn restore_locked(store: &Store, c: &mut Container, a: &RestoreArgs) -> Result<O
     }
     let rt = Runtime::new(&c.config.runtime)?;
     rt.delete(&id);
-    rt.wait_cgroup_gone(&id, std::time::Duration::from_secs(5));
     netns::ensure(&id)?;
     lifecycle::mount_rootfs(store, c)?;
     for v in &c.config.named_volumes {

@@ -108,7 +108,7 @@ impl Runtime {
         self.simple(&["resume", id])
     }
 
-    /// Forgets the container (and removes its cgroup); quiet when it is already gone.
+    /// Forgets the container and removes its cgroup; quiet when it is already gone.
     pub fn delete(&self, id: &str) {
         let _ = self
             .command()
@@ -117,11 +117,13 @@ impl Runtime {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // The runtime cannot remove a cgroup whose killed processes are still exiting.
+        self.wait_cgroup_gone(id, Duration::from_secs(5));
     }
 
     /// Waits until the cgroup of the container's previous run is empty and removes it, so that a
     /// restore never lands among processes that are still exiting.
-    pub fn wait_cgroup_gone(&self, id: &str, timeout: Duration) {
+    fn wait_cgroup_gone(&self, id: &str, timeout: Duration) {
         let dir =
             Path::new("/sys/fs/cgroup").join(crate::spec::cgroups_path(id).trim_start_matches('/'));
         let until = Instant::now() + timeout;
