@@ -533,9 +533,6 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
         rows,
         archivers: archiver_rows,
     });
-    let svg = super::plot::checkpoint_svg(results.checkpoint.as_ref().unwrap());
-    std::fs::create_dir_all(&opts.common.out)?;
-    std::fs::write(opts.common.out.join("benchmarks-checkpoint.svg"), svg)?;
     results.save(&opts.common.out)?;
     Ok(ExitCode::SUCCESS)
 }

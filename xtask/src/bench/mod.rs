@@ -24,6 +24,12 @@ pub enum Bench {
     /// `checkpoint --leave-running --export` of a container holding N MiB of dirty memory: the
     /// reference against podman, and against the runtime's own dump plus `zstd -T0`.
     Checkpoint(checkpoint::CheckpointBenchArgs),
+    /// Render benchmarks.md and the plot again from benchmarks.json (after a change of layout).
+    Render {
+        /// Folder of benchmarks.json.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))]
+        out: PathBuf,
+    },
 }
 
 /// Options every benchmark takes.
@@ -59,6 +65,10 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
     match bench {
         Bench::Suite(args) => suite::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
+        Bench::Render { out } => {
+            Results::load(&out)?.save(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -81,9 +91,15 @@ impl Results {
         }
     }
 
-    /// Writes benchmarks.json and renders benchmarks.md from it.
+    /// Writes benchmarks.json and renders benchmarks.md (and the plot) from it.
     fn save(&self, out: &Path) -> Result<()> {
         std::fs::create_dir_all(out)?;
+        if let Some(c) = &self.checkpoint {
+            std::fs::write(
+                out.join("benchmarks-checkpoint.svg"),
+                plot::checkpoint_svg(c),
+            )?;
+        }
         let json = out.join("benchmarks.json");
         std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")?;
         let mut md = String::from(
