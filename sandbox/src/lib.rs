@@ -121,6 +121,20 @@ impl SandboxCommand {
         }
     }
 
+    /// The host program and its arguments, for a tool that must start it itself (`perf record --
+    /// ...`); `None` in the vm, where it is a request to the guest.
+    pub fn host_argv(&self) -> Option<Vec<std::ffi::OsString>> {
+        match &self.0 {
+            Runner::Process(cmd) => Some(
+                std::iter::once(cmd.get_program())
+                    .chain(cmd.get_args())
+                    .map(Into::into)
+                    .collect(),
+            ),
+            Runner::Vm(_) => None,
+        }
+    }
+
     /// Runs it with its output on ours. (In the vm, output is shown once the command has ended, and
     /// there is no stdin.)
     pub fn status(&mut self) -> Result<ExitStatus> {

@@ -130,9 +130,9 @@ pub struct Floor {
 }
 
 /// A container of a target running the workload; removed on drop.
-struct Workload<'a> {
+pub(super) struct Workload<'a> {
     target: &'a Target,
-    name: String,
+    pub name: String,
 }
 
 impl Drop for Workload<'_> {
@@ -153,18 +153,18 @@ fn workload_command(size_mib: u64) -> String {
     )
 }
 
-fn strings(list: &[&str]) -> Vec<String> {
+pub(super) fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn ok(call: Call) -> Result<Call> {
+pub(super) fn ok(call: Call) -> Result<Call> {
     if !call.ok() {
         bail!("a benchmark command failed:\n{}", call.render());
     }
     Ok(call)
 }
 
-fn ensure_image(target: &Target) -> Result<()> {
+pub(super) fn ensure_image(target: &Target) -> Result<()> {
     if !target
         .call(&strings(&["image", "exists", TEST_IMAGE]), CALL_TIMEOUT)
         .ok()
@@ -178,7 +178,7 @@ fn ensure_image(target: &Target) -> Result<()> {
 }
 
 impl<'a> Workload<'a> {
-    fn start(target: &'a Target, name: String, size_mib: u64) -> Result<Workload<'a>> {
+    pub(super) fn start(target: &'a Target, name: String, size_mib: u64) -> Result<Workload<'a>> {
         let w = Workload { target, name };
         let cmd = workload_command(size_mib);
         ok(target.call(
@@ -188,7 +188,7 @@ impl<'a> Workload<'a> {
         Ok(w)
     }
 
-    fn wait_ready(&self) -> Result<()> {
+    pub(super) fn wait_ready(&self) -> Result<()> {
         let until = Instant::now() + CALL_TIMEOUT;
         while !self
             .target
@@ -218,23 +218,27 @@ impl<'a> Workload<'a> {
             .map_or(0.0, |kib| kib / 1024.0)
     }
 
+    /// The arguments of `checkpoint --leave-running --print-stats --export ARCHIVE` of it.
+    pub(super) fn checkpoint_args(&self, archive: &Path, compress: &str) -> Vec<String> {
+        strings(&[
+            "container",
+            "checkpoint",
+            "--leave-running",
+            "--print-stats",
+            "--export",
+            &archive.display().to_string(),
+            "--compress",
+            compress,
+            &self.name,
+        ])
+    }
+
     /// One timed `checkpoint --leave-running --export`: wall time, archive size, stats.
-    fn checkpoint(&self, archive: &Path, compress: &str) -> Result<Sample> {
+    pub(super) fn checkpoint(&self, archive: &Path, compress: &str) -> Result<Sample> {
         let _ = std::fs::remove_file(archive);
-        let call = ok(self.target.call(
-            &strings(&[
-                "container",
-                "checkpoint",
-                "--leave-running",
-                "--print-stats",
-                "--export",
-                &archive.display().to_string(),
-                "--compress",
-                compress,
-                &self.name,
-            ]),
-            CALL_TIMEOUT,
-        ))?;
+        let call = ok(self
+            .target
+            .call(&self.checkpoint_args(archive, compress), CALL_TIMEOUT))?;
         let bytes = std::fs::metadata(archive)
             .with_context(|| format!("{} wrote no {}", self.target.bin, archive.display()))?
             .len();
@@ -252,7 +256,7 @@ impl<'a> Workload<'a> {
     }
 }
 
-struct Sample {
+pub(super) struct Sample {
     wall_s: f64,
     bytes: u64,
     engine_s: Option<f64>,

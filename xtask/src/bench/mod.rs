@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod plot;
+mod profile;
 mod suite;
 
 use anyhow::{Context as _, Result};
@@ -24,6 +25,8 @@ pub enum Bench {
     /// `checkpoint --leave-running --export` of a container holding N MiB of dirty memory: the
     /// reference against podman, and against the runtime's own dump plus `zstd -T0`.
     Checkpoint(checkpoint::CheckpointBenchArgs),
+    /// Where the CPU time of one checkpoint with export goes, podman and the reference (perf).
+    Profile(profile::ProfileArgs),
     /// Render benchmarks.md and the plot again from benchmarks.json (after a change of layout).
     Render {
         /// Folder of benchmarks.json.
@@ -65,6 +68,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
     match bench {
         Bench::Suite(args) => suite::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
+        Bench::Profile(args) => profile::run(args),
         Bench::Render { out } => {
             Results::load(&out)?.save(&out)?;
             Ok(ExitCode::SUCCESS)
@@ -79,6 +83,8 @@ pub struct Results {
     pub suite: Option<suite::SuiteResults>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<checkpoint::CheckpointResults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<profile::ProfileResults>,
 }
 
 impl Results {
@@ -103,7 +109,8 @@ impl Results {
         let json = out.join("benchmarks.json");
         std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")?;
         let mut md = String::from(
-            "# Benchmarks\n\nWritten by `cargo xtask bench suite` and `cargo xtask bench checkpoint` \
+            "# Benchmarks\n\nWritten by `cargo xtask bench suite`, `cargo xtask bench checkpoint` and \
+             `cargo xtask bench profile` \
              (numbers: [benchmarks.json](benchmarks.json)); do not edit by hand. Times are wall \
              times of real processes in the ns sandbox, compared with podman on the same machine \
              in the same run.\n",
@@ -113,6 +120,9 @@ impl Results {
         }
         if let Some(c) = &self.checkpoint {
             md.push_str(&checkpoint::markdown(c));
+        }
+        if let Some(p) = &self.profile {
+            md.push_str(&profile::markdown(p));
         }
         let path = out.join("benchmarks.md");
         std::fs::write(&path, md)?;
