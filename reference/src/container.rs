@@ -79,7 +79,7 @@ pub struct ContainerState {
     pub checkpoint_path: String,
     pub checkpoint_log: String,
     pub restore_log: String,
-    /// Bumped on every start or restore: a monitor only acts on the run it started.
+    /// New (random) on every start or restore: a monitor only acts on the run it started.
     pub generation: u64,
 }
 

@@ -45,10 +45,12 @@ pub struct RestoreFlags {
 }
 
 /// Starts (or restores, with `restore`) the container under a new monitor and waits until the
-/// runtime is done. The caller holds the container's lock; the generation is bumped and saved here
+/// runtime is done. The caller holds the container's lock; a new generation is saved here
 /// so that a previous run's monitor leaves this run alone.
 pub fn start(store: &Store, c: &mut Container, restore: Option<RestoreFlags>) -> Result<Started> {
-    c.state.generation += 1;
+    // Random, not a counter: a container re-imported under the same ID must not match the
+    // generation of a monitor left from its first life.
+    c.state.generation = u64::from_str_radix(&crate::store::random_hex(8), 16)?;
     c.save(store)?;
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let paths = c.paths(store);

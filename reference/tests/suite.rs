@@ -36,7 +36,11 @@ fn the_whole_suite_passes_on_refpod() {
         .filter(|c| c["status"] != "passed" && c["status"] != "skipped")
         .map(|c| format!("{} ({}): {}", c["id"], c["status"], c["reason"]))
         .collect();
-    assert!(failures.is_empty(), "refpod must pass every case:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "refpod must pass every case:\n{}",
+        failures.join("\n")
+    );
     assert!(summary["passed"].as_u64().unwrap() >= 80, "{summary}");
     for case in report["cases"].as_array().unwrap() {
         if case["status"] == "skipped" {
