@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args, Debug, Clone)]
 pub struct SuiteArgs {
     /// The podman-compatible executable under test: a host path (made runnable inside the sandbox)
-    /// or a name found inside it.
-    #[arg(long, default_value = "podman")]
-    pub bin: String,
+    /// or a name found inside it. `cargo xtask conformance` defaults to the reference (refpod),
+    /// which it builds; the `conformance` binary alone defaults to `podman`.
+    #[arg(long)]
+    pub bin: Option<String>,
     /// Where containers run: ns (Debian podman + CRIU in private namespaces), vm (the same under
     /// qemu with Debian's kernel, for --pre-checkpoint) or none (the host).
     #[arg(long, default_value = "ns")]
@@ -71,6 +72,13 @@ pub struct SuiteArgs {
     pub cache_dir: Option<PathBuf>,
     /// Run only cases whose id contains one of these.
     pub filters: Vec<String>,
+}
+
+impl SuiteArgs {
+    /// The executable under test as given, `podman` when none was.
+    pub fn target(&self) -> &str {
+        self.bin.as_deref().unwrap_or("podman")
+    }
 }
 
 /// `--all` and `--latest` see every container: such cases hold this for writing, others for reading.
@@ -133,7 +141,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             .unwrap_or_else(ckpt_sandbox::default_cache_dir),
     })?;
     sandbox.start()?;
-    let bin = resolve_bin(&sandbox, &args.bin)?;
+    let bin = resolve_bin(&sandbox, args.target())?;
     let global_args = match &args.runtime {
         Some(rt) => vec!["--runtime".to_string(), rt.clone()],
         None => vec![],
@@ -346,7 +354,7 @@ fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectatio
     let path = match &args.expectations {
         Some(p) => p.clone(),
         None => {
-            let bin = Path::new(&args.bin)
+            let bin = Path::new(args.target())
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();

@@ -97,7 +97,12 @@ fn main() -> ExitCode {
 
 fn run(task: Task) -> Result<ExitCode> {
     match task {
-        Task::Conformance(args) => return conformance::suite::run(*args),
+        Task::Conformance(mut args) => {
+            if args.bin.is_none() {
+                args.bin = Some(build_reference()?.display().to_string());
+            }
+            return conformance::suite::run(*args);
+        }
         Task::Mutants(args) => return mutants::harness::run(*args),
         Task::Bench(b) => return bench::run(b),
         Task::Sandbox { opts, action } => {
@@ -121,4 +126,18 @@ fn run(task: Task) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the reference implementation (the suite's default target) and returns its binary.
+fn build_reference() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--release", "--package", "refpod"])
+        .status()?;
+    anyhow::ensure!(status.success(), "building the reference (refpod) failed");
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    Ok(target.join("release/refpod"))
 }
