@@ -4,7 +4,7 @@
 //! touched (the reader works in memory; the test checks the working folder stays as it was).
 
 use conformance::hostile::{self, Aim};
-use conformance::oracle::archive::read_archive;
+use conformance::oracle::archive::{check_archive, read_archive, ArchiveExpect, VolumeFile};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -318,6 +318,43 @@ proptest! {
             bytes[i] = value;
         }
         let _ = check(&bytes)?;
+    }
+
+    /// Any inner tar, whole, cut or flipped, as rootfs-diff.tar and a volume: the checks that read
+    /// inner archives give findings, never a panic, with bounded memory.
+    #[test]
+    fn any_inner_tar(
+        members in proptest::collection::vec(member(), 0..8),
+        cut in any::<proptest::sample::Index>(),
+        flips in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let mut inner = tar(&members);
+        inner.truncate(cut.index(inner.len() + 1).max(1));
+        for (at, value) in flips {
+            let i = at.index(inner.len());
+            inner[i] = value;
+        }
+        let outer = tar(&[
+            Gen::File(b"rootfs-diff.tar".to_vec(), inner.clone()),
+            Gen::File(b"volumes/v.tar".to_vec(), inner),
+            Gen::File(b"deleted.files".to_vec(), b"[\"/x\"]".to_vec()),
+        ]);
+        let expect = ArchiveExpect {
+            rootfs_diff: vec!["x".into()],
+            rootfs_diff_absent: vec!["y".into()],
+            deleted: Some(vec!["/x".into()]),
+            volumes: vec!["v".into()],
+            volume_files: vec![VolumeFile { volume: "v".into(), path: "x".into(), contains: "z".into() }],
+            ..ArchiveExpect::default()
+        };
+        let _one = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let findings = std::panic::catch_unwind(|| check_archive(&outer, &expect))
+            .map_err(|_| TestCaseError::fail("check_archive panicked"))?;
+        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        prop_assert!(peak < PEAK_BOUND, "peak allocation {peak} bytes");
+        prop_assert!(findings.iter().all(|f| !f.trim().is_empty()));
     }
 
     /// Arbitrary bytes behind each magic.
