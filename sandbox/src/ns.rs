@@ -368,12 +368,18 @@ fn is_our_init(pid: i32, rootfs: &Path) -> bool {
 /// Removes the cgroup2 directories created since start, deepest first. A cgroup whose processes
 /// are still exiting is busy for a moment, hence the retries.
 fn remove_new_cgroups(state: &State) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let start = Instant::now();
     loop {
         let mut new: Vec<PathBuf> = host::cgroup_dirs(&state.cgroup2)
             .into_iter()
             .filter(|d| !state.cgroups_before.contains(d))
             .collect();
+        // The host's cgroup tree is shared with any other sandbox running now. Once our processes
+        // have had time to die, a cgroup that still holds processes (itself or below) is another
+        // sandbox's: leave it.
+        if start.elapsed() > Duration::from_secs(3) {
+            new.retain(|d| !populated(d));
+        }
         if new.is_empty() {
             return Ok(());
         }
@@ -385,7 +391,7 @@ fn remove_new_cgroups(state: &State) -> Result<()> {
             }
         }
         if let Some((dir, e)) = last_err {
-            if Instant::now() > deadline {
+            if start.elapsed() > Duration::from_secs(10) {
                 bail!(
                     "could not remove the sandbox's cgroup {}: {e}",
                     dir.display()
@@ -394,4 +400,11 @@ fn remove_new_cgroups(state: &State) -> Result<()> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Whether a cgroup or one below it has live processes (`populated 1` in `cgroup.events`).
+fn populated(cgroup: &Path) -> bool {
+    std::fs::read_to_string(cgroup.join("cgroup.events"))
+        .map(|events| events.lines().any(|l| l == "populated 1"))
+        .unwrap_or(false)
 }
