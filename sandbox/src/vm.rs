@@ -219,6 +219,9 @@ impl VmSandbox {
         }
         // Leftovers of a VM that died without `stop`.
         self.stop_locked()?;
+        // A cached build may outlive the host's qemu (a new machine keeps the cache folder).
+        host::ensure_qemu()?;
+        host::ensure_host_command("qemu-img", "qemu-utils")?;
         // Paths travel in qemu options (split at commas) and on the kernel command line (split at
         // spaces).
         if self
