@@ -147,7 +147,7 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// The host facts now; `load_after` is filled in by [`Machine::finish`].
+    /// The host facts now; `load_after` is filled in by [`Machine::finished`].
     fn probe(podman: &Target, suite: &str) -> Machine {
         let caps = Capabilities::probe(podman, None, &format!("ns ({suite})"));
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -178,9 +178,12 @@ impl Machine {
         }
     }
 
-    fn finish(mut self) -> Machine {
-        self.load_after = loadavg();
-        self
+    /// A copy with the load average now as `load_after`.
+    fn finished(&self) -> Machine {
+        Machine {
+            load_after: loadavg(),
+            ..self.clone()
+        }
     }
 
     fn markdown(&self) -> String {

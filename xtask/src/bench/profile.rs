@@ -204,7 +204,7 @@ pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&dir);
     let mut results = Results::load(&opts.common.out)?;
     results.profile = Some(ProfileResults {
-        machine: machine.finish(),
+        machine: machine.finished(),
         size_mib: opts.size,
         compress: opts.compress.clone(),
         profiles,

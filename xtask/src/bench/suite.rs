@@ -134,18 +134,18 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
                 summary_line(&run.summary)
             );
             runs.push(run);
+            // Saved after each run: a long benchmark that fails late keeps what it measured.
+            let mut results = Results::load(&args.common.out)?;
+            results.suite = Some(SuiteResults {
+                machine: machine.finished(),
+                filters: args.filters.clone(),
+                launch_ms,
+                runs: runs.clone(),
+            });
+            results.save(&args.common.out)?;
         }
     }
     let _ = std::fs::remove_dir_all(&report_dir);
-
-    let mut results = Results::load(&args.common.out)?;
-    results.suite = Some(SuiteResults {
-        machine: machine.finish(),
-        filters: args.filters.clone(),
-        launch_ms,
-        runs,
-    });
-    results.save(&args.common.out)?;
     Ok(ExitCode::SUCCESS)
 }
 
