@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 pub const TEST_IMAGE: &str = "localhost/busybox:latest";
 /// Its rootfs tarball inside the sandbox, for targets that do not have the image yet.
 pub const TEST_IMAGE_TARBALL: &str = "/root/busybox-image.tar";
-/// How long a workload may take to show progress, and a restored one to move on.
-const PROGRESS_WAIT: Duration = Duration::from_secs(8);
 /// Progress a running workload must reach before the steps, unless the case says otherwise: far
 /// enough that a workload restarted from 1 cannot pass for one that carried on.
 const DEFAULT_WAIT_PROGRESS: u64 = 10;
@@ -37,6 +35,9 @@ pub struct Context {
     pub run_id: String,
     /// Per-case budget.
     pub timeout: Duration,
+    /// How long a workload may take to show progress, and a restored one to move on (longer under
+    /// emulation, where every command takes seconds).
+    pub progress_wait: Duration,
     /// Host folder seen at the same path inside the sandbox.
     pub share: PathBuf,
 }
@@ -291,7 +292,7 @@ impl CaseRun<'_> {
     }
 
     fn wait_progress(&mut self, name: &str, file: &str, at_least: u64) -> Result<u64, Finding> {
-        let until = Instant::now() + PROGRESS_WAIT;
+        let until = Instant::now() + self.ctx.progress_wait;
         let mut last = None;
         loop {
             last = self.read_progress(name, file)?.or(last);
@@ -301,7 +302,7 @@ impl CaseRun<'_> {
             if Instant::now() > until {
                 return Err(format!(
                     "the workload in {name} did not reach {at_least} in {} s (last seen: {last:?})",
-                    PROGRESS_WAIT.as_secs()
+                    self.ctx.progress_wait.as_secs()
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -188,6 +188,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             .map_err(anyhow::Error::msg)?,
         run_id: run_id(),
         timeout: Duration::from_secs(args.timeout),
+        progress_wait: Duration::from_secs(if args.sandbox == Backend::Vm { 60 } else { 8 }),
         share: sandbox.share_dir()?,
         target,
         caps,
