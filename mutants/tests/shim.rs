@@ -58,17 +58,28 @@ impl Setup {
         .write_for(&shim)
         .unwrap();
         // As the suite runs a target: a clean environment.
-        Command::new(&shim)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .output()
-            .unwrap()
+        let mut command = Command::new(&shim);
+        command.args(args).env_clear().env("PATH", "/usr/bin:/bin");
+        output(&mut command)
     }
 
     fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// Runs it, again while the copy just made is "busy": a test thread that forks while another
+/// one writes its copy holds that file open for writing until it execs.
+fn output(command: &mut Command) -> Output {
+    for _ in 0..50 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            result => return result.unwrap(),
+        }
+    }
+    panic!("the shim stayed busy")
 }
 
 fn chmod_x(path: &Path) {
@@ -170,7 +181,7 @@ fn without_its_configuration_the_shim_says_so() {
     let s = Setup::new();
     let shim = s.file("mutant-lost");
     std::fs::copy(env!("CARGO_BIN_EXE_mutant-shim"), &shim).unwrap();
-    let out = Command::new(&shim).arg("--version").output().unwrap();
+    let out = output(Command::new(&shim).arg("--version"));
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mutant-lost.toml"), "{err}");
