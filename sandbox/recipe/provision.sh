@@ -56,7 +56,8 @@ in_root apt-get install -y -q podman crun runc conmon netavark nftables iptables
 
 step "install CRIU >= 4.2"
 if [ "$suite" = forky ]; then
-    in_root apt-get install -y -q criu >/dev/null
+    # crun >= 1.26 loads libcriu.so.2 at run time: without libcriu2 every checkpoint fails.
+    in_root apt-get install -y -q criu libcriu2 >/dev/null
 else
     in_root apt-get install -y -q -t forky criu libcriu2 >/dev/null
 fi
