@@ -305,7 +305,7 @@ impl CaseRun<'_> {
                     self.ctx.progress_wait.as_secs()
                 ));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            crate::target::wait(Duration::from_millis(100));
         }
     }
 
@@ -450,7 +450,7 @@ impl CaseRun<'_> {
                     if Instant::now() > until {
                         return Ok(vec![format!("{name} still exists 5 s later")]);
                     }
-                    std::thread::sleep(Duration::from_millis(200));
+                    crate::target::wait(Duration::from_millis(200));
                 }
             }
             return Ok(vec![]);

@@ -131,7 +131,6 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     }
 
     interrupt::install();
-    let run_started = Instant::now();
     let sandbox = Sandbox::new(Config {
         backend: args.sandbox,
         suite: args.suite.clone(),
@@ -141,6 +140,8 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             .unwrap_or_else(ckpt_sandbox::default_cache_dir),
     })?;
     sandbox.start()?;
+    // The suite's own time starts here: building the sandbox is not the suite's overhead.
+    let run_started = Instant::now();
     let bin = resolve_bin(&sandbox, args.target())?;
     let global_args = match &args.runtime {
         Some(rt) => vec!["--runtime".to_string(), rt.clone()],
@@ -292,6 +293,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         wall_ms: run_started.elapsed().as_millis() as u64,
         command_ms: command_time.as_millis() as u64,
         commands,
+        wait_ms: crate::target::wait_total().as_millis() as u64,
         jobs: args.jobs.max(1),
     });
     eprintln!("conformance: {}", report.summary);

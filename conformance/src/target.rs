@@ -20,6 +20,19 @@ pub fn command_totals() -> (u64, Duration) {
     )
 }
 
+static WAIT_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Sleeps while a case waits for a workload to move on, counted apart from the suite's own work.
+pub fn wait(d: Duration) {
+    std::thread::sleep(d);
+    WAIT_NANOS.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// The summed time cases slept in [`wait`].
+pub fn wait_total() -> Duration {
+    Duration::from_nanos(WAIT_NANOS.load(Ordering::Relaxed))
+}
+
 #[derive(Clone)]
 pub struct Target {
     sandbox: Sandbox,

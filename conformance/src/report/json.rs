@@ -8,7 +8,7 @@
 //!     {"id": "...", "status": "failed", "duration_ms": 0, "covers": ["--export"],
 //!      "spec": "...", "reason": "..."}
 //!   ],
-//!   "timing": {"wall_ms": 0, "command_ms": 0, "commands": 0, "jobs": 2}
+//!   "timing": {"wall_ms": 0, "command_ms": 0, "commands": 0, "wait_ms": 0, "jobs": 2}
 //! }
 //! ```
 //!

@@ -178,6 +178,8 @@ pub struct Timing {
     pub command_ms: u64,
     /// How many commands it ran there.
     pub commands: u64,
+    /// Time cases slept between polls of a workload's progress (part of the overhead).
+    pub wait_ms: u64,
     /// Cases run at once (`--jobs`).
     pub jobs: usize,
 }
