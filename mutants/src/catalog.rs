@@ -171,19 +171,19 @@ pub const CATALOG: &[Mutant] = &[
         D::CompressionCaseSensitive,
         "`--compress NONE` is refused: only lowercase names are accepted",
     )
-    .on(&["export.compress", "validation"]),
+    .on(&["export.compress", "validation.bad-compression", "validation.compress"]),
     mutant(
         "compress-value-checked-first",
         D::CompressionValueCheckedFirst,
         "an unknown `--compress` value is refused before `--compress` without `--export` is",
     )
-    .on(&["validation"]),
+    .on(&["validation.bad-compression", "validation.compress"]),
     mutant(
         "zstd-level-19",
         D::Archive(ArchiveEdit::ZstdLevel(19)),
         "zstd archives are compressed at level 19 instead of 3",
     )
-    .on(ARCHIVES)
+    .on(COMPRESSION)
     .equivalent("the man page and podman promise zstd, not a compression level; any level decodes the same"),
     // --- options that never reach the target ---
     mutant(
@@ -210,25 +210,25 @@ pub const CATALOG: &[Mutant] = &[
         D::FlagDropped { verbs: CHECKPOINT, long: "ignore-rootfs" },
         "checkpoint ignores `--ignore-rootfs`: the archive has the rootfs changes",
     )
-    .on(&["ignore-rootfs", "import"]),
+    .on(&["ignore-rootfs"]),
     mutant(
         "drop-ignore-volumes",
         D::FlagDropped { verbs: CHECKPOINT, long: "ignore-volumes" },
         "checkpoint ignores `--ignore-volumes`: the archive has the volumes",
     )
-    .on(&["ignore-volumes", "import"]),
+    .on(&["ignore-volumes"]),
     mutant(
         "restore-drop-ignore-rootfs",
         D::FlagDropped { verbs: RESTORE, long: "ignore-rootfs" },
         "restore ignores `--ignore-rootfs`: the archive's rootfs changes are applied",
     )
-    .on(&["ignore-rootfs", "import"]),
+    .on(&["ignore-rootfs"]),
     mutant(
         "restore-drop-ignore-volumes",
         D::FlagDropped { verbs: RESTORE, long: "ignore-volumes" },
         "restore ignores `--ignore-volumes`: the archive's volumes are restored",
     )
-    .on(&["ignore-volumes", "import"]),
+    .on(&["ignore-volumes", "import.volume"]),
     mutant(
         "drop-keep",
         D::FlagDropped { verbs: BOTH, long: "keep" },
@@ -259,7 +259,7 @@ pub const CATALOG: &[Mutant] = &[
         D::FlagAdded { verbs: CHECKPOINT, long: "leave-running" },
         "checkpoint always leaves the container running",
     )
-    .on(&["basic", "all", "latest", "export.compress"]),
+    .on(&["basic", "all", "latest"]),
     mutant(
         "tcp-established-by-default",
         D::FlagAdded { verbs: BOTH, long: "tcp-established" },
@@ -442,7 +442,7 @@ pub const CATALOG: &[Mutant] = &[
         "basic.checkpoint-twice",
         "basic.state-after-restore",
         "keep.restore",
-        "file-locks.checkpoint-restore",
+        "file-locks",
         "tcp.established",
         "print-stats.restore",
     ])

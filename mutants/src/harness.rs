@@ -133,6 +133,29 @@ pub struct Score {
     pub score_not_equivalent: f64,
 }
 
+impl Score {
+    fn of(mutants: &[MutantReport]) -> Score {
+        let killed = |m: &&MutantReport| m.verdict == Verdict::Killed;
+        let total = mutants.len();
+        let killed_all = mutants.iter().filter(killed).count();
+        let equivalent = mutants.iter().filter(|m| m.equivalent.is_some()).count();
+        let killed_not_equivalent = mutants
+            .iter()
+            .filter(killed)
+            .filter(|m| m.equivalent.is_none())
+            .count();
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        Score {
+            total,
+            killed: killed_all,
+            equivalent,
+            score: ratio(killed_all, total),
+            killed_not_equivalent,
+            score_not_equivalent: ratio(killed_not_equivalent, total - equivalent),
+        }
+    }
+}
+
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub target: String,
@@ -150,6 +173,8 @@ pub struct Report {
     pub cases: Vec<CaseKills>,
     /// Cases that ran against at least one mutant and killed none.
     pub idle_cases: Vec<String>,
+    /// Cases that ran against no mutant (no filter selects them, or they were skipped).
+    pub unexercised_cases: Vec<String>,
 }
 
 impl Report {
@@ -207,18 +232,12 @@ fn select(args: &MutantsArgs) -> Result<Vec<(&'static Mutant, Vec<String>)>> {
 }
 
 fn list() {
-    println!(
-        "{:<32} {:<11} {:<40} deviation",
-        "mutant", "equivalent", "cases"
-    );
     for m in CATALOG {
-        println!(
-            "{:<32} {:<11} {:<40} {}",
-            m.name,
-            if m.equivalent.is_some() { "yes" } else { "" },
-            m.filters.join(" "),
-            m.description
-        );
+        println!("{}: {}", m.name, m.description);
+        println!("    cases: {}", m.filters.join(" "));
+        if let Some(why) = m.equivalent {
+            println!("    equivalent: {why}");
+        }
     }
 }
 
@@ -343,6 +362,71 @@ impl Harness {
             }
         })
     }
+
+    /// Runs the suite against one mutant: its report, and the cases that ran. A kill is a case
+    /// that fails and did not fail in the control (`unreliable`).
+    fn judge(
+        &self,
+        mutant: &Mutant,
+        filters: &[String],
+        unreliable: &BTreeSet<&str>,
+    ) -> Result<(MutantReport, Vec<String>)> {
+        let result = self.run(mutant, filters, mutant.name, false)?;
+        let ran: Vec<&SuiteCase> = result
+            .cases
+            .iter()
+            .filter(|c| c.status != Status::Skipped)
+            .collect();
+        let mut killed_by: Vec<Kill> = ran
+            .iter()
+            .filter(|c| c.status.fails_run() && !unreliable.contains(c.id.as_str()))
+            .map(|c| Kill {
+                case: c.id.clone(),
+                finding: first_line(c.reason.as_deref().unwrap_or("")),
+            })
+            .collect();
+        // A verdict that rests on one failure is checked once more: a flaky case must not
+        // decide it alone.
+        let mut flaky = None;
+        if let [only] = killed_by.as_slice() {
+            let again_name = format!("{}.again", mutant.name);
+            let again = self.run(mutant, std::slice::from_ref(&only.case), &again_name, true)?;
+            if again.error.is_none() && !again.cases.iter().any(|c| c.status.fails_run()) {
+                flaky = killed_by.pop();
+            }
+        }
+        let verdict = match (&result.error, killed_by.is_empty()) {
+            (Some(_), _) => Verdict::Error,
+            (None, false) => Verdict::Killed,
+            (None, true) => Verdict::Survived,
+        };
+        eprintln!(
+            "   {:?} by {} of {} case(s) in {:.0} s (log: target/mutants/logs/{}.log){}",
+            verdict,
+            killed_by.len(),
+            ran.len(),
+            result.seconds,
+            mutant.name,
+            match &flaky {
+                Some(k) => format!("; {} failed once but passed again", k.case),
+                None => String::new(),
+            }
+        );
+        let ids = ran.iter().map(|c| c.id.clone()).collect();
+        let report = MutantReport {
+            name: mutant.name.into(),
+            deviation: mutant.description.into(),
+            filters: filters.to_vec(),
+            equivalent: mutant.equivalent.map(String::from),
+            verdict,
+            killed_by,
+            cases_run: ran.len(),
+            seconds: result.seconds,
+            flaky,
+            error: result.error,
+        };
+        Ok((report, ids))
+    }
 }
 
 /// While it lives, this process's stdout and stderr go to a file: the suite prints the whole log
@@ -390,6 +474,18 @@ impl RunResult {
             error: Some(error),
         }
     }
+}
+
+/// Every case id, as the suite names them.
+fn all_case_ids() -> Result<Vec<String>> {
+    let loaded = conformance::case::load_dir(&workspace().join("fixtures/cases"))?;
+    Ok(loaded
+        .into_iter()
+        .map(|c| match c {
+            Ok(case) => case.id,
+            Err((id, _)) => id,
+        })
+        .collect())
 }
 
 fn load_average() -> f64 {
@@ -493,84 +589,17 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
             mutant.description,
             filters.join(" ")
         );
-        let result = harness.run(mutant, filters, mutant.name, false)?;
-        let mut killed_by = vec![];
-        let mut cases_run = 0;
-        for c in &result.cases {
-            if c.status == Status::Skipped {
-                continue;
-            }
-            cases_run += 1;
-            if c.status.fails_run() && !unreliable.contains(c.id.as_str()) {
-                killed_by.push(Kill {
-                    case: c.id.clone(),
-                    finding: first_line(c.reason.as_deref().unwrap_or("")),
-                });
-            }
-        }
-        // A verdict that rests on one failure is checked once more: a flaky case must not
-        // decide it alone.
-        let mut flaky = None;
-        if let [only] = killed_by.as_slice() {
-            let again = harness.run(
-                mutant,
-                std::slice::from_ref(&only.case),
-                &format!("{}.again", mutant.name),
-                true,
-            )?;
-            if again.error.is_none() && !again.cases.iter().any(|c| c.status.fails_run()) {
-                flaky = killed_by.pop();
-            }
-        }
-        for c in result.cases.iter().filter(|c| c.status != Status::Skipped) {
-            let entry = ran.entry(c.id.clone()).or_default();
+        let (report, ran_ids) = harness.judge(mutant, filters, &unreliable)?;
+        for id in ran_ids {
+            let entry = ran.entry(id.clone()).or_default();
             entry.0 += 1;
-            if killed_by.iter().any(|k| k.case == c.id) {
+            if report.killed_by.iter().any(|k| k.case == id) {
                 entry.1.push(mutant.name.to_string());
             }
         }
-        let verdict = match (&result.error, killed_by.is_empty()) {
-            (Some(_), _) => Verdict::Error,
-            (None, false) => Verdict::Killed,
-            (None, true) => Verdict::Survived,
-        };
-        eprintln!(
-            "   {:?} by {} of {} case(s) in {:.0} s (log: target/mutants/logs/{}.log){}",
-            verdict,
-            killed_by.len(),
-            cases_run,
-            result.seconds,
-            mutant.name,
-            match &flaky {
-                Some(k) => format!("; {} failed once but passed again", k.case),
-                None => String::new(),
-            }
-        );
-        mutants.push(MutantReport {
-            name: mutant.name.into(),
-            deviation: mutant.description.into(),
-            filters: filters.clone(),
-            equivalent: mutant.equivalent.map(String::from),
-            verdict,
-            killed_by,
-            cases_run,
-            seconds: result.seconds,
-            flaky,
-            error: result.error,
-        });
+        mutants.push(report);
     }
 
-    let total = mutants.len();
-    let killed = mutants
-        .iter()
-        .filter(|m| m.verdict == Verdict::Killed)
-        .count();
-    let equivalent = mutants.iter().filter(|m| m.equivalent.is_some()).count();
-    let killed_not_equivalent = mutants
-        .iter()
-        .filter(|m| m.verdict == Verdict::Killed && m.equivalent.is_none())
-        .count();
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let cases: Vec<CaseKills> = ran
         .into_iter()
         .map(|(case, (ran_against, kills))| CaseKills {
@@ -585,18 +614,15 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         fast: args.fast,
         seconds: started.elapsed().as_secs_f64(),
         load_average: [load_at_start, load_average()],
-        score: Score {
-            total,
-            killed,
-            equivalent,
-            score: ratio(killed, total),
-            killed_not_equivalent,
-            score_not_equivalent: ratio(killed_not_equivalent, total - equivalent),
-        },
+        score: Score::of(&mutants),
         idle_cases: cases
             .iter()
             .filter(|c| c.kills.is_empty())
             .map(|c| c.case.clone())
+            .collect(),
+        unexercised_cases: all_case_ids()?
+            .into_iter()
+            .filter(|id| !cases.iter().any(|c| &c.case == id))
             .collect(),
         control_failures,
         mutants,
@@ -702,7 +728,12 @@ pub fn table(r: &Report) -> String {
         let _ = writeln!(s, "control failed {}: {}", k.case, k.finding);
     }
     let _ = writeln!(s, "\n{}", score_line(&r.score));
-    let _ = writeln!(s, "cases that killed no mutant: {}", r.idle_cases.len());
+    let _ = writeln!(
+        s,
+        "cases that killed no mutant: {}; cases no mutant ran: {}",
+        r.idle_cases.len(),
+        r.unexercised_cases.len()
+    );
     let _ = writeln!(
         s,
         "took {:.0} s (load average {:.1} at the start, {:.1} at the end)",
@@ -810,5 +841,106 @@ pub fn markdown_report(r: &Report) -> String {
     for c in &r.idle_cases {
         let _ = writeln!(s, "- `{c}`");
     }
+    let _ = writeln!(s, "\n## Cases no mutant ran\n");
+    if r.unexercised_cases.is_empty() {
+        let _ = writeln!(s, "None.");
+    }
+    for c in &r.unexercised_cases {
+        let _ = writeln!(s, "- `{c}`");
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> MutantsArgs {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: MutantsArgs,
+        }
+        let mut words = vec!["mutants"];
+        words.extend(extra);
+        Cli::parse_from(words).args
+    }
+
+    fn mutant(name: &str, verdict: Verdict, equivalent: bool) -> MutantReport {
+        MutantReport {
+            name: name.into(),
+            deviation: String::new(),
+            filters: vec![],
+            equivalent: equivalent.then(|| "allowed".to_string()),
+            verdict,
+            killed_by: vec![],
+            cases_run: 1,
+            seconds: 0.0,
+            flaky: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn selects_the_catalog_the_fast_subset_or_named_mutants() {
+        assert_eq!(select(&args(&[])).unwrap().len(), CATALOG.len());
+        let fast = select(&args(&["--fast"])).unwrap();
+        assert!(fast
+            .iter()
+            .all(|(m, f)| Some(f.len()) == m.fast.map(|x| x.len())));
+        let named = select(&args(&["--mutant", "drop-keep", "--fast"])).unwrap();
+        assert_eq!(named[0].0.name, "drop-keep");
+        assert_eq!(named[0].1, ["keep"], "no fast filters: its own");
+        let err = select(&args(&["--mutant", "control"])).unwrap_err();
+        assert!(format!("{err}").contains("--list"), "{err}");
+    }
+
+    #[test]
+    fn the_score_leaves_equivalent_mutants_out_of_the_second_ratio() {
+        let mutants = [
+            mutant("a", Verdict::Killed, false),
+            mutant("b", Verdict::Survived, false),
+            mutant("c", Verdict::Survived, true),
+            mutant("d", Verdict::Error, false),
+        ];
+        let s = Score::of(&mutants);
+        assert_eq!((s.total, s.killed, s.equivalent), (4, 1, 1));
+        assert_eq!(s.score, 0.25);
+        assert!((s.score_not_equivalent - 1.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn success_needs_kills_surviving_equivalents_and_a_clean_control() {
+        let report = |mutants: Vec<MutantReport>, control_failures: Vec<Kill>| Report {
+            target: "podman".into(),
+            environment: serde_json::Value::Null,
+            fast: false,
+            seconds: 0.0,
+            load_average: [0.0; 2],
+            score: Score::of(&mutants),
+            control_failures,
+            mutants,
+            cases: vec![],
+            idle_cases: vec![],
+            unexercised_cases: vec![],
+        };
+        let good = || {
+            vec![
+                mutant("a", Verdict::Killed, false),
+                mutant("e", Verdict::Survived, true),
+            ]
+        };
+        let r = report(good(), vec![]);
+        assert!(r.is_success());
+        assert!(table(&r).contains("equivalent"));
+        assert!(markdown_report(&r).contains("| `a` |"));
+        let failed = Kill {
+            case: "x".into(),
+            finding: "f".into(),
+        };
+        assert!(!report(good(), vec![failed]).is_success());
+        assert!(!report(vec![mutant("b", Verdict::Survived, false)], vec![]).is_success());
+        assert!(!report(vec![mutant("e", Verdict::Killed, true)], vec![]).is_success());
+        assert!(!report(vec![mutant("d", Verdict::Error, false)], vec![]).is_success());
+    }
 }
