@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 /// Why a sandbox cannot exist on this machine: tests turn this into a SKIP with the reason.
@@ -212,6 +213,27 @@ pub fn ensure_qemu() -> Result<()> {
     Ok(())
 }
 
+/// For a command that starts a daemon (the sandbox's first process, qemu): the daemon must not keep
+/// the caller's open files, such as the lock of `flock FILE cargo ...` or a pipe a CI reads to its
+/// end, for as long as the sandbox runs.
+pub fn no_inherited_files(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close_range is async-signal-safe. CLOEXEC rather than close: the files the standard
+    // library set up for this exec (its error pipe) stay usable until the exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            use nix::libc;
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            Ok(())
+        })
+    }
+}
+
 pub fn which(command: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)
@@ -279,6 +301,33 @@ pub fn processes_in_mount_namespace(ns: &str) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file the test process holds open without close-on-exec, as `flock FILE cmd` passes its
+    /// lock: does a child see it?
+    fn child_sees_inherited_file(detach: bool) -> bool {
+        use std::os::fd::AsRawFd;
+        let file = tempfile::tempfile().unwrap();
+        // F_DUPFD makes a copy without close-on-exec, above the numbers `ls` opens itself.
+        let fd = nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD(200)).unwrap();
+        let mut cmd = Command::new("ls");
+        cmd.arg("/proc/self/fd");
+        if detach {
+            no_inherited_files(&mut cmd);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        let seen = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .any(|f| f == fd.to_string());
+        nix::unistd::close(fd).unwrap();
+        seen
+    }
+
+    #[test]
+    fn a_daemon_does_not_inherit_open_files() {
+        assert!(child_sees_inherited_file(false), "the test cannot fail");
+        assert!(!child_sees_inherited_file(true));
+    }
 
     #[test]
     fn mirror_from_one_line_and_deb822_sources() {

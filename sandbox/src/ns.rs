@@ -186,7 +186,7 @@ impl NsSandbox {
         let log = File::create(self.dir.join("init.log"))?;
         // `setsid -f`: the holder leaves our session and process tree, so it outlives this command;
         // the shell records the PID that `unshare` then takes over by exec.
-        let status = Command::new("setsid")
+        let status = host::no_inherited_files(&mut Command::new("setsid"))
             .args(["-f", "sh", "-c"])
             .arg("echo $$ > \"$0\"; exec unshare --pid --mount --net --fork --propagation private bash \"$1\" \"$2\" \"$3\"")
             .arg(&pid_file)

@@ -337,7 +337,9 @@ impl VmSandbox {
             .arg(self.pid_file())
             .arg("-daemonize")
             .stdin(Stdio::null());
-        let out = cmd.output().context("running qemu-system-x86_64")?;
+        let out = host::no_inherited_files(&mut cmd)
+            .output()
+            .context("running qemu-system-x86_64")?;
         if !out.status.success() {
             bail!(
                 "qemu did not start ({}): {}",
