@@ -139,7 +139,9 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(ckpt_sandbox::default_cache_dir),
     })?;
-    sandbox.start()?;
+    // Held to the end of the run: the sandbox stops then if this run started it and no other run
+    // uses it, so that a run leaves no process behind.
+    let _lease = sandbox.lease()?;
     // The suite's own time starts here: building the sandbox is not the suite's overhead.
     let run_started = Instant::now();
     let bin = resolve_bin(&sandbox, args.target())?;

@@ -10,6 +10,7 @@
 //! folder seen at the same path inside).
 
 pub mod host;
+mod lease;
 mod ns;
 mod progress;
 pub mod recipe;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
 
 pub use host::Unavailable;
+pub use lease::Lease;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -201,6 +203,12 @@ impl Sandbox {
             Backend::Vm => self.vm().start(),
             Backend::None => host_podman_present(),
         }
+    }
+
+    /// Starts the sandbox for a run (building it if needed) and holds it until the lease is
+    /// dropped; then the last run stops it if a run started it (see `lease.rs`).
+    pub fn lease(&self) -> Result<Lease> {
+        Lease::take(self)
     }
 
     /// Stops every process of the sandbox and removes what `start` set up; the build stays.

@@ -151,16 +151,10 @@ fn trace(mount_ns: Option<&str>) -> HostTrace {
     }
 }
 
-#[test]
-fn destroy_leaves_the_machine_as_it_was() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(shared) = testing::started_sandbox_or_skip("destroy_leaves_the_machine_as_it_was")
-    else {
-        return;
-    };
-    // Destroy a copy of the shared build, so that other tests keep theirs.
+/// A sandbox of its own, in a temporary cache, made from a copy of the shared build (no rebuild).
+fn copy_of(shared: &Sandbox) -> (tempfile::TempDir, Sandbox) {
     let cache = tempfile::Builder::new()
-        .prefix(".destroy-test-")
+        .prefix(".copy-test-")
         .tempdir_in(ckpt_sandbox::default_cache_dir())
         .unwrap();
     let built = shared.status().dir;
@@ -180,6 +174,54 @@ fn destroy_leaves_the_machine_as_it_was() {
         ..Config::from_env()
     })
     .unwrap();
+    (cache, sandbox)
+}
+
+#[test]
+fn the_last_run_stops_the_sandbox_a_run_started() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(shared) =
+        testing::started_sandbox_or_skip("the_last_run_stops_the_sandbox_a_run_started")
+    else {
+        return;
+    };
+    let (_cache, sandbox) = copy_of(&shared);
+    assert!(!sandbox.status().running);
+
+    let first = sandbox.lease().unwrap();
+    assert!(sandbox.status().running, "a lease starts the sandbox");
+    let second = sandbox.lease().unwrap();
+    drop(first);
+    assert!(
+        sandbox.status().running,
+        "another run still holds the sandbox"
+    );
+    drop(second);
+    assert!(
+        !sandbox.status().running,
+        "the last run stops the sandbox a run started"
+    );
+
+    // Started by hand (`cargo xtask sandbox start`): a run leaves it running.
+    sandbox.start().unwrap();
+    drop(sandbox.lease().unwrap());
+    assert!(
+        sandbox.status().running,
+        "a run stopped a sandbox it did not start"
+    );
+    sandbox.destroy().unwrap();
+}
+
+#[test]
+fn destroy_leaves_the_machine_as_it_was() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(shared) = testing::started_sandbox_or_skip("destroy_leaves_the_machine_as_it_was")
+    else {
+        return;
+    };
+    // Destroy a copy of the shared build, so that other tests keep theirs.
+    let (_cache, sandbox) = copy_of(&shared);
+    let copy_dir = sandbox.status().dir;
 
     let before = trace(None);
     sandbox.start().unwrap();
