@@ -202,8 +202,10 @@ pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Re
 mod tests {
     use super::*;
 
-    /// Every member as (path, type, mode, size, link target, content).
-    fn members(tar: &[u8]) -> Vec<(String, u8, u32, u64, Option<String>, Vec<u8>)> {
+    /// A member as (path, type, mode, size, link target, content).
+    type Member = (String, u8, u32, u64, Option<String>, Vec<u8>);
+
+    fn members(tar: &[u8]) -> Vec<Member> {
         let mut ar = tar::Archive::new(tar);
         ar.entries()
             .unwrap()
