@@ -757,5 +757,31 @@ pub fn markdown(c: &CheckpointResults) -> String {
             }
         );
     }
+    // gzip has no goal; where the candidate is slower, say what bounds it.
+    for r in c.rows.iter().filter(|r| r.compress == "gzip") {
+        let Some(none) = c
+            .rows
+            .iter()
+            .find(|n| n.size_mib == r.size_mib && n.compress == "none")
+        else {
+            continue;
+        };
+        if r.candidate.median_s <= r.podman.median_s {
+            continue;
+        }
+        let compression = r.candidate.median_s - none.candidate.median_s;
+        let _ = writeln!(
+            md,
+            "- gzip at {} MiB (no goal): the candidate is {:.2}x podman's time; its gzip runs on \
+             one core: {} more than without compression ({:.0} MiB/s), for an archive of {} MiB \
+             where podman's is {} MiB.",
+            r.size_mib,
+            r.candidate.median_s / r.podman.median_s,
+            fmt_secs(compression),
+            r.size_mib as f64 / compression,
+            mib(r.candidate.archive_bytes),
+            mib(r.podman.archive_bytes),
+        );
+    }
     md
 }
