@@ -262,7 +262,12 @@ fn after_dump(
     };
     // podman writes the archive when both are given, and no image.
     if let Some(path) = &a.export {
-        export(store, c, &opts, path, req.compression)?;
+        // Flushed to disk only when the container stops afterwards: then the archive is the only
+        // copy of its state. A running container's snapshot is not worth the fsync (measured:
+        // 0.3-0.6 s of 2.7 s at 1 GiB, zstd; podman never syncs its export), and the rename
+        // alone already keeps a failed export from leaving a partial archive.
+        let durable = !a.leave_running && !a.pre_checkpoint;
+        export(store, c, &opts, path, req.compression, durable)?;
     } else if let Some(name) = &req.image {
         create_image(store, c, &opts, name)?;
     }
@@ -275,6 +280,7 @@ fn export(
     opts: &Options,
     path: &Path,
     compression: Compression,
+    durable: bool,
 ) -> Result<()> {
     let mut file = AtomicFile::create(path).with_context(|| {
         format!(
@@ -288,12 +294,14 @@ fn export(
         enc.finish()?;
         Ok(())
     })();
-    written.and_then(|()| Ok(file.commit()?)).with_context(|| {
-        format!(
-            "writing checkpoint export file {:?}",
-            path.display().to_string()
-        )
-    })
+    written
+        .and_then(|()| Ok(file.commit(durable)?))
+        .with_context(|| {
+            format!(
+                "writing checkpoint export file {:?}",
+                path.display().to_string()
+            )
+        })
 }
 
 /// A one-layer image holding the archive members at `/`, with podman's 14 annotations.

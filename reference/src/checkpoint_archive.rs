@@ -9,7 +9,7 @@ use crate::store::Store;
 use crate::{lifecycle, volumes};
 use anyhow::{Context, Result};
 use std::fs::{self, File};
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 pub struct Options {
@@ -46,6 +46,47 @@ fn append_dir_entry<W: Write>(b: &mut tar::Builder<W>, name: &str) -> Result<()>
     h.set_gid(0);
     h.set_entry_type(tar::EntryType::Directory);
     b.append_data(&mut h, name, std::io::empty())?;
+    Ok(())
+}
+
+/// The runtime's image folder (flat, as CRIU writes it). Its page files are nearly all of a
+/// checkpoint, up to GiBs: they are copied in 1 MiB chunks, where the tar crate's copy would make
+/// two system calls per 8 KiB.
+fn append_images<W: Write>(b: &mut tar::Builder<W>, name: &str, dir: &Path) -> Result<()> {
+    b.append_dir(format!("{name}/"), dir)?;
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut buf = vec![0; 1 << 20];
+    for e in entries {
+        let member = Path::new(name).join(e.file_name());
+        let kind = e.file_type()?;
+        if !kind.is_file() {
+            if kind.is_dir() {
+                b.append_dir_all(&member, e.path())?;
+            } else {
+                b.append_path_with_name(e.path(), &member)?;
+            }
+            continue;
+        }
+        let mut f = File::open(e.path())?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata(&f.metadata()?);
+        // Its header alone (a long name gets its own entry first); the data follows below.
+        b.append_data(&mut h, &member, std::io::empty())?;
+        let w = b.get_mut();
+        let mut left = h.size()?;
+        while left > 0 {
+            let chunk = left.min(buf.len() as u64) as usize;
+            let n = f.read(&mut buf[..chunk])?;
+            if n == 0 {
+                anyhow::bail!("{} shrank while it was archived", e.path().display());
+            }
+            w.write_all(&buf[..n])?;
+            left -= n as u64;
+        }
+        let pad = (512 - h.size()? % 512) % 512;
+        w.write_all(&[0; 512][..pad as usize])?;
+    }
     Ok(())
 }
 
@@ -127,8 +168,7 @@ pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Re
     } else {
         "checkpoint"
     };
-    b.append_dir_all(images, ud.join(images))
-        .with_context(|| format!("adding {images}/"))?;
+    append_images(&mut b, images, &ud.join(images)).with_context(|| format!("adding {images}/"))?;
     let tmp = store.temp_dir("export")?;
     let result = (|| -> Result<()> {
         if !opts.ignore_rootfs {
@@ -156,4 +196,59 @@ pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Re
     let _ = fs::remove_dir_all(&tmp);
     result?;
     Ok(b.into_inner()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A member as (path, type, mode, size, link target, content).
+    type Member = (String, u8, u32, u64, Option<String>, Vec<u8>);
+
+    fn members(tar: &[u8]) -> Vec<Member> {
+        let mut ar = tar::Archive::new(tar);
+        ar.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let h = e.header().clone();
+                let link = e.link_name().unwrap().map(|l| l.display().to_string());
+                let path = e.path().unwrap().display().to_string();
+                let mut data = vec![];
+                e.read_to_end(&mut data).unwrap();
+                let kind = h.entry_type().as_byte();
+                (path, kind, h.mode().unwrap(), h.size().unwrap(), link, data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn images_are_archived_as_the_tar_crate_would() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("checkpoint");
+        fs::create_dir(&dir).unwrap();
+        // Sizes around the 512-byte blocks and the 1 MiB copy buffer, a name too long for a
+        // plain header, a symlink (`parent` of a pre-checkpoint) and an empty file.
+        let big: Vec<u8> = (0..(1 << 20) + 513).map(|i| (i % 251) as u8).collect();
+        fs::write(dir.join("pages-1.img"), &big).unwrap();
+        fs::write(dir.join("inventory.img"), b"x").unwrap();
+        fs::write(dir.join("empty.img"), b"").unwrap();
+        fs::write(dir.join("n".repeat(120)), &big[..512]).unwrap();
+        std::os::unix::fs::symlink("../pre-checkpoint", dir.join("parent")).unwrap();
+
+        let mut ours = tar::Builder::new(Vec::new());
+        ours.follow_symlinks(false);
+        append_images(&mut ours, "checkpoint", &dir).unwrap();
+        let mut theirs = tar::Builder::new(Vec::new());
+        theirs.follow_symlinks(false);
+        theirs.append_dir_all("checkpoint", &dir).unwrap();
+        let (mut ours, mut theirs) = (
+            members(&ours.into_inner().unwrap()),
+            members(&theirs.into_inner().unwrap()),
+        );
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours.len(), 6);
+        assert_eq!(ours, theirs);
+    }
 }
