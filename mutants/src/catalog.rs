@@ -507,10 +507,11 @@ pub const CATALOG: &[Mutant] = &[
 /// Case groups no mutant runs, and why (the report gives the reason with each case).
 pub const NOT_RUN: &[(&str, &str)] = &[(
     "pre-checkpoint.",
-    "needs soft-dirty memory tracking, so it runs only in the `vm` sandbox (qemu, TCG here: \
-     minutes per case); the harness runs the `ns` sandbox, where the suite skips it by capability. \
-     The mutants it would catch (`--pre-checkpoint` doing a full dump, `--with-previous` ignored) \
-     need that sandbox; `cargo xtask conformance --sandbox vm pre-checkpoint` checks the target itself",
+    "needs soft-dirty memory tracking, which the host kernel lacks: it runs only in the `vm` \
+     sandbox (qemu), and the harness starts only the `ns` sandbox, where the suite skips it by \
+     capability. The mutants it would catch (`--pre-checkpoint` doing a full dump, \
+     `--with-previous` ignored) wait for a harness that runs in `vm`; `cargo xtask conformance \
+     --sandbox vm pre-checkpoint` checks the target itself",
 )];
 
 /// Why no mutant runs the case, when the catalog says.
