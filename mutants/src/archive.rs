@@ -5,7 +5,8 @@
 //! must not share the bugs of what it tests.
 
 use anyhow::{bail, Context, Result};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::Path;
 
@@ -41,6 +42,38 @@ pub fn decompress(bytes: &[u8]) -> Result<(Compression, Vec<u8>)> {
         Compression::None => bytes.to_vec(),
     };
     Ok((compression, tar))
+}
+
+/// Decompressed bytes read from one archive at most, by [`reader`]: past them it looks
+/// truncated, so that a bomb costs little.
+pub const MAX_READ: u64 = 512 << 20;
+
+/// A bounded reader of the archive's tar, decompressed by the magic bytes; anything else is read
+/// as a plain tar.
+pub fn reader(path: &Path) -> Result<Box<dyn Read>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file = BufReader::new(file);
+    let reader: Box<dyn Read> = match detect(file.fill_buf()?) {
+        Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::with_buffer(file)?),
+        Some(Compression::Gzip) => Box::new(flate2::bufread::GzDecoder::new(file)),
+        _ => Box::new(file),
+    };
+    Ok(Box::new(reader.take(MAX_READ)))
+}
+
+/// The content of the archive's first member named `name` (at most `limit` bytes), read as a
+/// stream: only what comes before it is decompressed.
+pub fn read_member(path: &Path, name: &str, limit: u64) -> Result<Vec<u8>> {
+    let mut archive = tar::Archive::new(reader(path)?);
+    for entry in archive.entries()? {
+        let entry = entry?;
+        if normalise(&String::from_utf8_lossy(&entry.path_bytes())) == name {
+            let mut out = vec![];
+            entry.take(limit).read_to_end(&mut out)?;
+            return Ok(out);
+        }
+    }
+    bail!("no member {name} in {}", path.display())
 }
 
 /// zstd at its default level 3, gzip at flate2's default (6): what podman's libraries use.

@@ -38,8 +38,8 @@ pub struct MutantsArgs {
     /// Write the JSON report here (default: target/mutants/report.json).
     #[arg(long)]
     pub report_json: Option<PathBuf>,
-    /// Write the readable report here (default: docs/mutants.md when the whole catalog runs,
-    /// target/mutants/mutants.md otherwise).
+    /// Write the readable report here (default, when the whole catalog runs: docs/mutants.md
+    /// for podman, docs/mutants-<bin>.md for another target; target/mutants/mutants.md otherwise).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
     /// Cases run at once in each suite run.
@@ -172,10 +172,22 @@ pub struct Report {
     pub mutants: Vec<MutantReport>,
     pub cases: Vec<CaseKills>,
     /// Cases that ran against at least one mutant and killed none.
-    pub idle_cases: Vec<String>,
+    pub idle_cases: Vec<Unkilling>,
     /// Cases that ran against no mutant (no filter selects them, or they were skipped).
-    pub unexercised_cases: Vec<String>,
+    pub unexercised_cases: Vec<Unkilling>,
 }
+
+/// A case that kills no mutant, and why when that is known.
+#[derive(Serialize, Debug)]
+pub struct Unkilling {
+    pub case: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// Why an idle case cannot kill: the target fails it already.
+const XFAILED: &str = "the target fails it already (xfailed in the control, as its expectations \
+     file says): a mutant of the target cannot fail it anew, only pass it";
 
 impl Report {
     /// Equivalent mutants must survive, the others must be killed, and the control must pass.
@@ -574,6 +586,12 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         control.seconds
     );
     let unreliable: BTreeSet<&str> = control_failures.iter().map(|k| k.case.as_str()).collect();
+    let xfailed: BTreeSet<&str> = control
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Xfailed)
+        .map(|c| c.id.as_str())
+        .collect();
 
     let mut mutants = vec![];
     let mut ran: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
@@ -618,11 +636,20 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         idle_cases: cases
             .iter()
             .filter(|c| c.kills.is_empty())
-            .map(|c| c.case.clone())
+            .map(|c| Unkilling {
+                case: c.case.clone(),
+                why: xfailed
+                    .contains(c.case.as_str())
+                    .then(|| XFAILED.to_string()),
+            })
             .collect(),
         unexercised_cases: all_case_ids()?
             .into_iter()
             .filter(|id| !cases.iter().any(|c| &c.case == id))
+            .map(|case| Unkilling {
+                why: catalog::not_run(&case).map(String::from),
+                case,
+            })
             .collect(),
         control_failures,
         mutants,
@@ -636,7 +663,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| harness.dir.join("report.json"));
     let markdown = args.markdown.clone().unwrap_or_else(|| {
         if whole_catalog {
-            workspace().join("docs/mutants.md")
+            workspace().join(docs_report(&args.bin))
         } else {
             harness.dir.join("mutants.md")
         }
@@ -660,6 +687,19 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Where the whole catalog's report goes: `docs/mutants.md` for podman, the target podman stands
+/// for, `docs/mutants-<name>.md` for another (`refpod`).
+fn docs_report(bin: &str) -> PathBuf {
+    let name = Path::new(bin)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.as_str() {
+        "podman" | "" => PathBuf::from("docs/mutants.md"),
+        other => PathBuf::from(format!("docs/mutants-{other}.md")),
+    }
 }
 
 fn verdict_text(m: &MutantReport) -> &'static str {
@@ -839,16 +879,23 @@ pub fn markdown_report(r: &Report) -> String {
         let _ = writeln!(s, "None.");
     }
     for c in &r.idle_cases {
-        let _ = writeln!(s, "- `{c}`");
+        let _ = writeln!(s, "{}", unkilling_line(c));
     }
     let _ = writeln!(s, "\n## Cases no mutant ran\n");
     if r.unexercised_cases.is_empty() {
         let _ = writeln!(s, "None.");
     }
     for c in &r.unexercised_cases {
-        let _ = writeln!(s, "- `{c}`");
+        let _ = writeln!(s, "{}", unkilling_line(c));
     }
     s
+}
+
+fn unkilling_line(c: &Unkilling) -> String {
+    match &c.why {
+        Some(why) => format!("- `{}`: {}", c.case, md_escape(why)),
+        None => format!("- `{}`", c.case),
+    }
 }
 
 #[cfg(test)]
@@ -893,6 +940,15 @@ mod tests {
         assert_eq!(named[0].1, ["keep"], "no fast filters: its own");
         let err = select(&args(&["--mutant", "control"])).unwrap_err();
         assert!(format!("{err}").contains("--list"), "{err}");
+    }
+
+    #[test]
+    fn each_target_has_its_own_report() {
+        assert_eq!(docs_report("podman"), Path::new("docs/mutants.md"));
+        assert_eq!(
+            docs_report("target/release/refpod"),
+            Path::new("docs/mutants-refpod.md")
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use crate::archive;
 use crate::args::{CommandLine, Options, Verb};
 use crate::catalog::{self, Deviation as D};
+use crate::extract;
 use crate::output;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,25 @@ impl Real {
 
     fn name(&self, container: &str) -> Option<String> {
         self.inspect(container, "Name")
+    }
+
+    /// A boolean of the container's `State`.
+    fn inspect_state(&self, container: &str, field: &str) -> Option<bool> {
+        let reply = self.run(&words(&["container", "inspect", container]));
+        let v: serde_json::Value = serde_json::from_str(&reply.stdout).ok()?;
+        v[0]["State"][field].as_bool()
+    }
+
+    /// Whether the container is checkpointed once it stops running (another checkpoint may be
+    /// dumping it), waiting at most 30 s.
+    fn checkpointed_by_now(&self, container: &str) -> bool {
+        for _ in 0..60 {
+            if self.inspect_state(container, "Running") != Some(true) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        self.inspect_state(container, "Checkpointed") == Some(true)
     }
 
     fn is_container(&self, name: &str) -> bool {
@@ -392,6 +412,91 @@ fn respond_verb(
             start.extend(names.iter().map(|n| n.to_string()));
             Some(real.run(&start))
         }
+        D::ImportUnsanitised => {
+            let archive = PathBuf::from(options.value("import").filter(|_| !checkpoint)?);
+            let mut name = archive.file_name()?.to_os_string();
+            name.push(".extract");
+            // Best effort, as the engine it stands for: whatever it extracted stays.
+            let _ = extract::import(&archive, &archive.with_file_name(name));
+            Some(real.same(cl))
+        }
+        D::ImportLeavesContainer => {
+            let archive = PathBuf::from(options.value("import").filter(|_| !checkpoint)?);
+            let reply = real.same(cl);
+            if !reply.ok() {
+                leave_container(real, &archive, options.value("name"));
+            }
+            Some(reply)
+        }
+        D::ImportFailureExitsZero => {
+            options.value("import").filter(|_| !checkpoint)?;
+            let mut reply = real.same(cl);
+            reply.code = 0;
+            Some(reply)
+        }
+        D::CheckpointTakesOthersResult => {
+            let names: Vec<String> = options
+                .positionals()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            if !checkpoint || names.is_empty() || options.has("all") || options.has("latest") {
+                return None;
+            }
+            let reply = real.verb(cl, &options);
+            if reply.ok() || !names.iter().all(|n| real.checkpointed_by_now(n)) {
+                return Some(reply);
+            }
+            Some(Reply {
+                stdout: names.iter().map(|n| format!("{n}\n")).collect(),
+                stderr: String::new(),
+                code: 0,
+            })
+        }
+        D::FailedExportStops => {
+            export.filter(|_| checkpoint)?;
+            let names = options.positionals();
+            let running: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| real.inspect_state(n, "Running") == Some(true))
+                .collect();
+            let reply = real.verb(cl, &options);
+            if !reply.ok() {
+                for name in running {
+                    real.run(&words(&["stop", "-t", "0", name]));
+                }
+            }
+            Some(reply)
+        }
         D::Control | D::Inspect(_) | D::Annotation(_) => None,
     }
+}
+
+/// What podman does before it fails: the container of the archive's `config.dump` (or `--name`)
+/// is created, unless it already exists.
+fn leave_container(real: &Real, archive: &Path, name: Option<&str>) {
+    let Ok(bytes) = archive::read_member(archive, "config.dump", 1 << 20) else {
+        return;
+    };
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return;
+    };
+    let (Some(name), Some(image)) = (
+        name.or(config["name"].as_str()),
+        config["rootfsImageName"].as_str(),
+    ) else {
+        return;
+    };
+    if real.is_container(name) {
+        return;
+    }
+    let mut create = words(&["create", "--name", name, image]);
+    match config["command"].as_array() {
+        Some(cmd) if !cmd.is_empty() => {
+            create.extend(cmd.iter().filter_map(|w| w.as_str().map(String::from)))
+        }
+        _ => create.push("true".into()),
+    }
+    real.run(&create);
 }

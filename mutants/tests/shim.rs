@@ -8,8 +8,10 @@ use std::process::{Command, Output};
 const ID: &str = "bf38382b8b700a0b8b9514403d1b68be97d426141f28f71ad26cf25866951349";
 
 const FAKE_TARGET: &str = r#"#!/bin/sh
+echo "$*" >>"$(dirname "$0")/calls"
 case "$1 $2" in
 "container inspect")
+    case "$3" in missing*) echo "Error: no such container $3" >&2; exit 125 ;; esac
     printf '[{"Id": "%s", "Name": "%s", "State": {"Status": "exited", "Checkpointed": true}}]\n' "$ID" "$3"
     exit 0 ;;
 "container checkpoint")
@@ -29,6 +31,11 @@ case "$1 $2" in
         echo '{}' >"$d/config.dump"
         tar -C "$d" -cf "$out" config.dump stats-dump
         rm -r "$d"
+    fi ;;
+"container restore")
+    if [ "$3" = "-i" ]; then
+        echo "Error: a complete checkpoint for this container cannot be found" >&2
+        exit 125
     fi ;;
 esac
 echo "args: $*"
@@ -185,4 +192,51 @@ fn without_its_configuration_the_shim_says_so() {
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mutant-lost.toml"), "{err}");
+}
+
+/// A plain tar export with a `config.dump` naming `missing-h` and a member `../escape`.
+fn hostile_export(path: &Path) {
+    let mut b = tar::Builder::new(vec![]);
+    let config = br#"{"name": "missing-h", "rootfsImageName": "localhost/busybox:latest", "command": ["sh"]}"#;
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o600);
+    h.set_size(config.len() as u64);
+    b.append_data(&mut h, "config.dump", &config[..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(1);
+    h.as_old_mut().name[..9].copy_from_slice(b"../escape");
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    std::fs::write(path, b.into_inner().unwrap()).unwrap();
+}
+
+#[test]
+fn a_failed_import_deviates() {
+    let s = Setup::new();
+    let archive = s.file("in/h.tar");
+    std::fs::create_dir(s.file("in")).unwrap();
+    hostile_export(&archive);
+    let args = ["container", "restore", "-i", archive.to_str().unwrap()];
+
+    let out = s.run("import-failure-exits-zero", &args);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Error:"));
+
+    let out = s.run("import-leaves-container", &args);
+    assert_eq!(out.status.code(), Some(125));
+    let calls = std::fs::read_to_string(s.file("calls")).unwrap();
+    assert!(
+        calls.contains("create --name missing-h localhost/busybox:latest sh"),
+        "{calls}"
+    );
+
+    assert!(!s.file("in/escape").exists());
+    let out = s.run("import-unsanitised", &args);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(s.file("in/h.tar.extract/config.dump").exists());
+    assert!(
+        s.file("in/escape").exists(),
+        "`../escape` lands beside the extraction folder"
+    );
 }
