@@ -84,6 +84,8 @@ pub struct Mutant {
     pub equivalent: Option<&'static str>,
     /// In `--fast`, with these narrower filters.
     pub fast: Option<&'static [&'static str]>,
+    /// Its cases need the `vm` sandbox (soft-dirty tracking): it runs only with `--sandbox vm`.
+    pub vm: bool,
 }
 
 const CHECKPOINT: &[Verb] = &[Verb::Checkpoint];
@@ -114,6 +116,7 @@ const fn mutant(name: &'static str, deviation: Deviation, description: &'static 
         filters: &[],
         equivalent: None,
         fast: None,
+        vm: false,
     }
 }
 
@@ -125,6 +128,11 @@ impl Mutant {
 
     const fn fast(mut self, filters: &'static [&'static str]) -> Mutant {
         self.fast = Some(filters);
+        self
+    }
+
+    const fn in_vm(mut self) -> Mutant {
+        self.vm = true;
         self
     }
 
@@ -502,16 +510,29 @@ pub const CATALOG: &[Mutant] = &[
         "`container inspect` reports `Restored: false`",
     )
     .on(&["basic.state-after-restore", "keep.restore", "import.", "leave-running.export"]),
+    mutant(
+        "pre-checkpoint-full-dump",
+        D::FlagDropped { verbs: CHECKPOINT, long: "pre-checkpoint" },
+        "`--pre-checkpoint`/`-P` is ignored: a full checkpoint is taken instead of a pre-dump",
+    )
+    .on(&["pre-checkpoint."])
+    .in_vm(),
+    mutant(
+        "with-previous-ignored",
+        D::FlagDropped { verbs: CHECKPOINT, long: "with-previous" },
+        "`--with-previous` is ignored: the checkpoint dumps every page again, as if there were \
+         no pre-checkpoint",
+    )
+    .on(&["pre-checkpoint."])
+    .in_vm(),
 ];
 
 /// Case groups no mutant runs, and why (the report gives the reason with each case).
 pub const NOT_RUN: &[(&str, &str)] = &[(
     "pre-checkpoint.",
-    "needs soft-dirty memory tracking, which the host kernel lacks: it runs only in the `vm` \
-     sandbox (qemu), and the harness starts only the `ns` sandbox, where the suite skips it by \
-     capability. The mutants it would catch (`--pre-checkpoint` doing a full dump, \
-     `--with-previous` ignored) wait for a harness that runs in `vm`; `cargo xtask conformance \
-     --sandbox vm pre-checkpoint` checks the target itself",
+    "needs soft-dirty memory tracking, which the host kernel lacks, so it is skipped in the `ns` \
+     sandbox; its mutants (`pre-checkpoint-full-dump`, `with-previous-ignored`) run in the `vm` \
+     sandbox: `cargo xtask mutants --sandbox vm` (docs/mutants-vm.md)",
 )];
 
 /// Why no mutant runs the case, when the catalog says.

@@ -48,6 +48,10 @@ pub struct MutantsArgs {
     /// List the catalog instead of running it.
     #[arg(long)]
     pub list: bool,
+    /// Where the suite runs: ns, or vm for the mutants whose cases need soft-dirty tracking
+    /// (`--pre-checkpoint`); each runs only the mutants of its sandbox.
+    #[arg(long, default_value = "ns")]
+    pub sandbox: Backend,
     /// Debian suite of the ns sandbox: trixie (podman 5.4) or forky (podman 5.8).
     #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
     pub suite: String,
@@ -214,20 +218,25 @@ fn workspace() -> PathBuf {
 
 /// The mutants to run, each with its case filters.
 fn select(args: &MutantsArgs) -> Result<Vec<(&'static Mutant, Vec<String>)>> {
+    let in_vm = args.sandbox == Backend::Vm;
     let chosen: Vec<&'static Mutant> = if args.mutants.is_empty() {
         CATALOG
             .iter()
-            .filter(|m| !args.fast || m.fast.is_some())
+            .filter(|m| m.vm == in_vm && (!args.fast || m.fast.is_some()))
             .collect()
     } else {
         args.mutants
             .iter()
             .map(|name| {
-                catalog::find(name)
+                let m = catalog::find(name)
                     .filter(|m| m.name != CONTROL.name)
                     .with_context(|| {
                         format!("no mutant {name:?}: `cargo xtask mutants --list` lists them")
-                    })
+                    })?;
+                if m.vm && !in_vm {
+                    bail!("mutant {name:?} needs soft-dirty tracking: run it with --sandbox vm");
+                }
+                Ok(m)
             })
             .collect::<Result<_>>()?
     };
@@ -247,6 +256,9 @@ fn list() {
     for m in CATALOG {
         println!("{}: {}", m.name, m.description);
         println!("    cases: {}", m.filters.join(" "));
+        if m.vm {
+            println!("    sandbox: vm (--sandbox vm)");
+        }
         if let Some(why) = m.equivalent {
             println!("    equivalent: {why}");
         }
@@ -334,6 +346,7 @@ impl Harness {
             ("--report-json", report.display().to_string()),
             ("--jobs", self.args.jobs.to_string()),
             ("--suite", self.args.suite.clone()),
+            ("--sandbox", sandbox_name(self.args.sandbox).into()),
         ] {
             words.extend([flag.to_string(), value]);
         }
@@ -522,14 +535,15 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
     let load_at_start = load_average();
     let shim = build_shim()?;
     let sandbox = Sandbox::new(Config {
-        backend: Backend::Ns,
+        backend: args.sandbox,
         suite: args.suite.clone(),
         cache_dir: args
             .cache_dir
             .clone()
             .unwrap_or_else(ckpt_sandbox::default_cache_dir),
     })?;
-    sandbox.start()?;
+    // One hold for every suite run of the harness: the sandbox stays up between them.
+    let _lease = sandbox.lease()?;
     let path = Path::new(&args.bin);
     let target = if args.bin.contains('/') && path.is_file() {
         let inside = sandbox.install_binary(&path.canonicalize()?)?;
@@ -646,6 +660,8 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         unexercised_cases: all_case_ids()?
             .into_iter()
             .filter(|id| !cases.iter().any(|c| &c.case == id))
+            // In vm only its own mutants run: the other cases are the ns run's business.
+            .filter(|id| args.sandbox != Backend::Vm || catalog::not_run(id).is_some())
             .map(|case| Unkilling {
                 why: catalog::not_run(&case).map(String::from),
                 case,
@@ -663,7 +679,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| harness.dir.join("report.json"));
     let markdown = args.markdown.clone().unwrap_or_else(|| {
         if whole_catalog {
-            workspace().join(docs_report(&args.bin))
+            workspace().join(docs_report(&args.bin, args.sandbox))
         } else {
             harness.dir.join("mutants.md")
         }
@@ -691,14 +707,23 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
 
 /// Where the whole catalog's report goes: `docs/mutants.md` for podman, the target podman stands
 /// for, `docs/mutants-<name>.md` for another (`refpod`).
-fn docs_report(bin: &str) -> PathBuf {
+fn docs_report(bin: &str, sandbox: Backend) -> PathBuf {
     let name = Path::new(bin)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let vm = if sandbox == Backend::Vm { "-vm" } else { "" };
     match name.as_str() {
-        "podman" | "" => PathBuf::from("docs/mutants.md"),
-        other => PathBuf::from(format!("docs/mutants-{other}.md")),
+        "podman" | "" => PathBuf::from(format!("docs/mutants{vm}.md")),
+        other => PathBuf::from(format!("docs/mutants-{other}{vm}.md")),
+    }
+}
+
+fn sandbox_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Ns => "ns",
+        Backend::Vm => "vm",
+        Backend::None => "none",
     }
 }
 
@@ -930,7 +955,13 @@ mod tests {
 
     #[test]
     fn selects_the_catalog_the_fast_subset_or_named_mutants() {
-        assert_eq!(select(&args(&[])).unwrap().len(), CATALOG.len());
+        let ns = select(&args(&[])).unwrap();
+        let vm = select(&args(&["--sandbox", "vm"])).unwrap();
+        assert_eq!(ns.len() + vm.len(), CATALOG.len());
+        assert!(ns.iter().all(|(m, _)| !m.vm) && vm.iter().all(|(m, _)| m.vm));
+        assert!(!vm.is_empty(), "the pre-checkpoint cases have mutants");
+        let err = select(&args(&["--mutant", "with-previous-ignored"])).unwrap_err();
+        assert!(format!("{err}").contains("--sandbox vm"), "{err}");
         let fast = select(&args(&["--fast"])).unwrap();
         assert!(fast
             .iter()
@@ -944,10 +975,17 @@ mod tests {
 
     #[test]
     fn each_target_has_its_own_report() {
-        assert_eq!(docs_report("podman"), Path::new("docs/mutants.md"));
         assert_eq!(
-            docs_report("target/release/refpod"),
+            docs_report("podman", Backend::Ns),
+            Path::new("docs/mutants.md")
+        );
+        assert_eq!(
+            docs_report("target/release/refpod", Backend::Ns),
             Path::new("docs/mutants-refpod.md")
+        );
+        assert_eq!(
+            docs_report("target/release/refpod", Backend::Vm),
+            Path::new("docs/mutants-refpod-vm.md")
         );
     }
 
