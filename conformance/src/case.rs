@@ -41,7 +41,7 @@ pub struct ContainerSpec {
     /// The state it is left in before the steps.
     #[serde(default)]
     pub state: SetupState,
-    /// Wait until the workload's progress reaches this value (a restarted workload then shows).
+    /// Progress to reach before the steps (default: the workload's first line).
     pub wait_progress: Option<u64>,
 }
 

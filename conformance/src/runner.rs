@@ -8,7 +8,7 @@ use crate::oracle::stats::StatsKind;
 use crate::oracle::{archive, image, progress, state, stats, Finding};
 use crate::probe::Capabilities;
 use crate::target::{Call, Target};
-use crate::workload::{self, Catalog};
+use crate::workload::{self, Catalog, Progress};
 use crate::{interrupt, names::Names};
 use regex::Regex;
 use std::collections::HashMap;
@@ -19,9 +19,12 @@ use std::time::{Duration, Instant};
 pub const TEST_IMAGE: &str = "localhost/busybox:latest";
 /// Its rootfs tarball inside the sandbox, for targets that do not have the image yet.
 pub const TEST_IMAGE_TARBALL: &str = "/root/busybox-image.tar";
-/// Progress a running workload must reach before the steps, unless the case says otherwise: far
-/// enough that a workload restarted from 1 cannot pass for one that carried on.
-const DEFAULT_WAIT_PROGRESS: u64 = 10;
+/// Progress a running workload must reach before the steps, unless the case says otherwise: its
+/// first line, written once its setup is done (file written, lock taken, connection up, memory
+/// filled). A restart shows by the workload's start token, not by how far it counted.
+const DEFAULT_WAIT_PROGRESS: u64 = 1;
+/// How often a workload's progress is read while waiting for it.
+const POLL: Duration = Duration::from_millis(50);
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a run shares between its cases.
@@ -54,7 +57,7 @@ struct CaseRun<'a> {
     names: Names,
     deadline: Instant,
     log: String,
-    marks: HashMap<String, u64>,
+    marks: HashMap<String, Progress>,
     facts: HashMap<String, ContainerFacts>,
     saved_stats: HashMap<String, serde_json::Value>,
     /// tmpfs mounted by the case inside the sandbox, unmounted at cleanup.
@@ -248,7 +251,9 @@ impl CaseRun<'_> {
         match spec.state {
             SetupState::Running => {
                 let want = spec.wait_progress.unwrap_or(DEFAULT_WAIT_PROGRESS);
-                self.wait_progress(&name, &workload.progress, want)?;
+                self.wait_progress(&name, &workload.progress, &format!("reach {want}"), |p| {
+                    p.count >= want
+                })?;
             }
             SetupState::Created => {}
             SetupState::Exited => {
@@ -275,15 +280,10 @@ impl CaseRun<'_> {
         Ok(self.ctx.catalog[&spec.workload].progress.clone())
     }
 
-    fn read_progress(&mut self, name: &str, file: &str) -> Result<Option<u64>, Finding> {
-        let call = self.call(&[
-            "exec".into(),
-            name.into(),
-            "tail".into(),
-            "-n".into(),
-            "1".into(),
-            file.into(),
-        ])?;
+    fn read_progress(&mut self, name: &str, file: &str) -> Result<Option<Progress>, Finding> {
+        let mut args = vec!["exec".to_string(), name.to_string()];
+        args.extend(workload::tail_argv(file));
+        let call = self.call(&args)?;
         Ok(if call.ok() {
             workload::parse_progress(&call.stdout)
         } else {
@@ -291,22 +291,43 @@ impl CaseRun<'_> {
         })
     }
 
-    fn wait_progress(&mut self, name: &str, file: &str, at_least: u64) -> Result<u64, Finding> {
+    /// Reads the progress of `name` until a reading is `done` (`what` it waits for, for the error).
+    fn wait_progress(
+        &mut self,
+        name: &str,
+        file: &str,
+        what: &str,
+        done: impl Fn(&Progress) -> bool,
+    ) -> Result<Progress, Finding> {
         let until = Instant::now() + self.ctx.progress_wait;
         let mut last = None;
         loop {
             last = self.read_progress(name, file)?.or(last);
-            if let Some(p) = last.filter(|p| *p >= at_least) {
-                return Ok(p);
+            if let Some(p) = last.as_ref().filter(|p| done(p)) {
+                return Ok(p.clone());
             }
             if Instant::now() > until {
                 return Err(format!(
-                    "the workload in {name} did not reach {at_least} in {} s (last seen: {last:?})",
+                    "the workload in {name} did not {what} in {} s (last seen: {last:?})",
                     self.ctx.progress_wait.as_secs()
                 ));
             }
-            crate::target::wait(Duration::from_millis(100));
+            crate::target::wait(POLL);
         }
+    }
+
+    /// The first reading that differs from `from`: counted on, or started again with a new token.
+    fn wait_moved_on(
+        &mut self,
+        name: &str,
+        file: &str,
+        from: Option<&Progress>,
+    ) -> Option<Progress> {
+        let (count, boot) = from.map_or((0, None), |p| (p.count, Some(p.boot.clone())));
+        self.wait_progress(name, file, &format!("move on from {count}"), |p| {
+            p.count > count || boot.as_ref().is_some_and(|b| *b != p.boot)
+        })
+        .ok()
     }
 
     fn step(&mut self, step: &Step) -> Result<Vec<Finding>, Finding> {
@@ -619,10 +640,8 @@ impl CaseRun<'_> {
                 findings.push(format!("{key} is no longer running"));
                 continue;
             }
-            let from = p.unwrap_or(0);
-            if self.wait_progress(&name, &file, from + 1).is_err() {
-                findings.push(format!("the workload of {key} stopped moving (at {from})"));
-            }
+            let later = self.wait_moved_on(&name, &file, p.as_ref());
+            findings.extend(progress::check_moves_on(&key, p.as_ref(), later.as_ref()));
         }
         Ok(findings)
     }
@@ -633,17 +652,22 @@ impl CaseRun<'_> {
         let only_mark = (self.marks.len() == 1)
             .then(|| self.marks.values().next())
             .flatten();
-        let mark = *self.marks.get(key).or(only_mark).ok_or(format!(
+        let mark = self.marks.get(key).or(only_mark).cloned().ok_or(format!(
             "`continues` on {key} needs a `mark` step before it"
         ))?;
         let name = self.container(key)?;
         let file = self.progress_file(key)?;
         let now = self.read_progress(&name, &file)?;
-        let later = match now {
-            Some(now) => self.wait_progress(&name, &file, now + 1).ok(),
+        let later = match &now {
+            Some(now) => self.wait_moved_on(&name, &file, Some(now)),
             None => None,
         };
-        Ok(progress::check_continues(key, mark, now, later))
+        Ok(progress::check_continues(
+            key,
+            &mark,
+            now.as_ref(),
+            later.as_ref(),
+        ))
     }
 
     /// Runs the commands at once; exactly one may succeed, the others must be refused with 125.

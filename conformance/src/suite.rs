@@ -199,6 +199,10 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     let results: Arc<Mutex<Vec<CaseReport>>> = Arc::default();
     let mut skipped = vec![];
     let mut trials = vec![];
+    // Cases that run alone go first, back to back: between other cases, each would wait for the
+    // running ones to finish while no new case starts, leaving a job idle.
+    let mut loaded = loaded;
+    loaded.sort_by_key(|c| !c.as_ref().is_ok_and(|c| c.exclusive()));
     for entry in loaded {
         let case = match entry {
             Ok(case) => case,

@@ -11,8 +11,19 @@ use std::path::Path;
 pub struct Workload {
     /// The command run in the test image.
     pub command: Vec<String>,
-    /// A file inside the container whose last line is a growing number.
+    /// A file inside the container whose last line is "COUNT BOOT": a growing number and the token
+    /// the workload drew at its start.
     pub progress: String,
+}
+
+/// One reading of a workload's progress file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Grows while the workload runs.
+    pub count: u64,
+    /// Drawn once when the workload started and kept in its memory: a restored workload keeps it,
+    /// a restarted one has a new one.
+    pub boot: String,
 }
 
 pub type Catalog = BTreeMap<String, Workload>;
@@ -23,9 +34,21 @@ pub fn load(path: &Path) -> Result<Catalog> {
     toml::from_str(&text).with_context(|| format!("{}", path.display()))
 }
 
-/// The progress number in the output of `tail -n 1 <progress file>`.
-pub fn parse_progress(output: &str) -> Option<u64> {
-    output.trim().lines().last()?.trim().parse().ok()
+/// The command that prints the end of a progress file, for [`parse_progress`].
+pub fn tail_argv(file: &str) -> Vec<String> {
+    // Two lines: the last may be half-written (the TCP workload appends what it receives).
+    ["tail", "-n", "2", file].map(String::from).to_vec()
+}
+
+/// The last complete line of a progress file ("COUNT BOOT", ending in a newline), from the output
+/// of [`tail_argv`].
+pub fn parse_progress(output: &str) -> Option<Progress> {
+    let complete = &output[..output.rfind('\n')?];
+    let line = complete.rsplit('\n').next()?;
+    let mut words = line.split_whitespace();
+    let count = words.next()?.parse().ok()?;
+    let boot = words.next()?.to_string();
+    words.next().is_none().then_some(Progress { count, boot })
 }
 
 #[cfg(test)]
@@ -45,10 +68,27 @@ mod tests {
         }
     }
 
+    fn p(count: u64, boot: &str) -> Option<Progress> {
+        Some(Progress {
+            count,
+            boot: boot.into(),
+        })
+    }
+
     #[test]
-    fn progress_is_the_last_number() {
-        assert_eq!(parse_progress("1\n2\n17\n"), Some(17));
+    fn progress_is_the_last_complete_line() {
+        assert_eq!(parse_progress("16 ab\n17 ab\n"), p(17, "ab"));
+        assert_eq!(parse_progress("17 ab\n"), p(17, "ab"));
+        // Half-written: the line before it counts.
+        assert_eq!(parse_progress("16 ab\n17 a"), p(16, "ab"));
+        assert_eq!(parse_progress("16 a"), None);
+    }
+
+    #[test]
+    fn a_line_without_its_token_is_unreadable() {
+        assert_eq!(parse_progress("17\n"), None);
+        assert_eq!(parse_progress("17 ab cd\n"), None);
         assert_eq!(parse_progress(""), None);
-        assert_eq!(parse_progress("cat: can't open"), None);
+        assert_eq!(parse_progress("cat: can't open\n"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! CRIU dumps of different containers are independent, so the suite may run cases in parallel
 //! (`--jobs`): two containers checkpointed at the same moment with podman, then restored at the same
-//! moment, each carry on from their own count, neither from the other's nor from 1.
+//! moment, each carry on from their own count and with their own start token (fixtures/workloads.toml),
+//! neither from the other's nor started again.
 
 use ckpt_sandbox::{testing, Sandbox};
 use std::process::Output;
@@ -25,24 +26,23 @@ fn ok(sandbox: &Sandbox, argv: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The counter workload's progress: the number in its `/count`.
-fn count(sandbox: &Sandbox, name: &str) -> u64 {
-    ok(
-        sandbox,
-        &["podman", "exec", name, "tail", "-n", "1", "/count"],
-    )
-    .trim()
-    .parse()
-    .expect("the counter file holds a number")
+/// The counter workload's progress: the count and the start token in its `/count`.
+fn count(sandbox: &Sandbox, name: &str) -> (u64, String) {
+    let line = ok(sandbox, &["podman", "exec", name, "cat", "/count"]);
+    let mut words = line.split_whitespace();
+    let n = words.next().and_then(|n| n.parse().ok());
+    let boot = words.next().map(String::from);
+    n.zip(boot)
+        .unwrap_or_else(|| panic!("{name}: /count holds {line:?}, not \"COUNT BOOT\""))
 }
 
-/// Waits until the counter of `name` passes `at_least`; returns the count seen.
-fn wait_count(sandbox: &Sandbox, name: &str, at_least: u64) -> u64 {
+/// Waits until the counter of `name` passes `at_least`; returns what it read then.
+fn wait_count(sandbox: &Sandbox, name: &str, at_least: u64) -> (u64, String) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let n = count(sandbox, name);
+        let (n, boot) = count(sandbox, name);
         if n >= at_least {
-            return n;
+            return (n, boot);
         }
         assert!(
             Instant::now() < deadline,
@@ -121,14 +121,19 @@ fn two_containers_checkpointed_and_restored_at_once_each_carry_on() {
         let marks = names.map(|n| count(&sandbox, n));
         both_at_once(&sandbox, &["container", "checkpoint"], names);
         both_at_once(&sandbox, &["container", "restore"], names);
-        let ahead_mark = marks[0];
-        for (name, mark) in names.into_iter().zip(marks) {
-            // Moving again after the restore, from where it was.
-            let after = count(&sandbox, name);
-            let later = wait_count(&sandbox, name, after + 1);
+        let ahead_mark = marks[0].0;
+        for (name, (mark, boot)) in names.into_iter().zip(marks) {
+            // Moving again after the restore, from where it was, as the same process.
+            let (after, after_boot) = count(&sandbox, name);
+            let (later, later_boot) = wait_count(&sandbox, name, after + 1);
             assert!(
                 after >= mark,
                 "round {round}: {name} restarted: {after} after the restore, {mark} before"
+            );
+            assert!(
+                after_boot == boot && later_boot == boot,
+                "round {round}: {name} has another start token after the restore ({boot} before, \
+                 {after_boot} then {later_boot}): restarted, or restored from the other's dump"
             );
             if name == behind {
                 assert!(

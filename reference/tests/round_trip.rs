@@ -41,7 +41,9 @@ impl Refpod<'_> {
 
     fn progress(&self, name: &str) -> Option<u64> {
         let (code, out, _) = self.run(&["exec", name, "tail", "-n", "1", "/count"]);
-        (code == 0).then(|| out.trim().parse().ok()).flatten()
+        // "COUNT BOOT" (fixtures/workloads.toml)
+        let count = out.split_whitespace().next()?.parse().ok();
+        (code == 0).then_some(count).flatten()
     }
 
     /// Waits until the counter of `name` reaches `at_least`.

@@ -53,10 +53,12 @@ fn ok(sandbox: &Sandbox, argv: &[&str]) -> String {
 }
 
 fn count(sandbox: &Sandbox, name: &str) -> u64 {
+    // "COUNT BOOT" (fixtures/workloads.toml)
     ok(sandbox, &["podman", "exec", name, "cat", "/count"])
-        .trim()
-        .parse()
-        .expect("the counter file holds a number")
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("the counter file starts with a number")
 }
 
 /// Processes whose command line names the build folder: the sandbox's qemu.
@@ -111,8 +113,9 @@ fn pre_checkpoint_then_with_previous_restores_a_counter() {
             .output()
             .unwrap();
         let n: u64 = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         if n >= 10 {
             break;

@@ -216,8 +216,9 @@ pub fn markdown(s: &SuiteResults) -> String {
          sandbox) / its wall time, with `--jobs 1`. Each command's time includes launching it in \
          the sandbox (`nsenter` + `timeout`), {:.1} ms (median of 20 runs of `true`); the last \
          overhead column counts that as the suite's too. Waiting = the sleeps between polls of a \
-         workload's progress (a running container must count to 10, 0.1 s a step, before a case's \
-         steps; a restored one must move on), which a faster target cannot shorten.\n",
+         workload's progress (a running container must write its first line before a case's \
+         steps; a restored or untouched one must move on, 0.1 s a step), which a faster target \
+         cannot shorten.\n",
         s.launch_ms
     );
     md.push_str("Goals:\n\n");
