@@ -304,6 +304,7 @@ fn import_dir(
         state: ContainerState::new(),
     };
     let mut new_volumes = vec![];
+    let mut provided = vec![];
     let made = (|| -> Result<()> {
         let _names = store.lock_names()?;
         lifecycle::check_name_free(store, &c.config.name)?;
@@ -337,13 +338,11 @@ fn import_dir(
             }
         }
         let p = c.paths(store);
-        let (spec, provided) =
-            import_spec::adapt(store, spec_dump, &c.config, &p.merged, &p.userdata)?;
+        let spec;
+        (spec, provided) = import_spec::adapt(store, spec_dump, &c.config, &p.merged, &p.userdata)?;
         c.state.status = Status::Exited;
         c.state.checkpointed = true;
         lifecycle::create_files(store, &c, &spec)?;
-        provide_files(&p.userdata, &provided, dir)
-            .context("providing the files bind-mounted into the container")?;
         Ok(())
     })();
     if let Err(e) = made {
@@ -355,6 +354,8 @@ fn import_dir(
     let _lock = store.lock_container(&id)?;
     let restored = (|| -> Result<Option<Entry>> {
         let p = c.paths(store);
+        provide_files(&p.userdata, &provided, dir)
+            .context("providing the files bind-mounted into the container")?;
         if !a.ignore_rootfs {
             let diff = dir.join("rootfs-diff.tar");
             if diff.is_file() {
