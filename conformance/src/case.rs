@@ -448,6 +448,30 @@ exit = 0
     }
 
     #[test]
+    fn a_case_using_the_peer_requires_it() {
+        let text = r#"
+spec = "x"
+requires = ["criu"]
+[[container]]
+name = "c"
+workload = "counter"
+[[step]]
+peer = ["container", "restore", "-i", "{file:a.tar}"]
+[[step]]
+continues = ["peer:c"]
+"#;
+        let err = format!("{:#}", parse(text).unwrap_err());
+        assert!(err.contains("add \"peer\""), "{err}");
+        let case = parse(&text.replace("[\"criu\"]", "[\"criu\", \"peer\"]")).unwrap();
+        assert_eq!(case.file.steps[0].action().unwrap(), "peer");
+        let keys_only = text.replace("peer = [", "run = [");
+        assert!(
+            parse(&keys_only).is_err(),
+            "a `peer:` key needs the peer too"
+        );
+    }
+
+    #[test]
     fn all_and_latest_make_a_case_exclusive() {
         let text = GOOD.replace(
             "\"-e\", \"{file:a.tar.gz}\"",
