@@ -38,6 +38,10 @@ impl Provided {
 /// The folder of the exporter's container files: podman names it `userdata`.
 const EXPORTER_FOLDER: &str = "userdata";
 
+/// Where the importing container keeps its own copies, in its userdata: a folder of their own, so
+/// that no name from the archive can stand for one of refpod's files (`config.json`...).
+pub const PROVIDED_FOLDER: &str = "provided";
+
 /// The exporter's per-container file behind a bind mount's source, if it is one: its file name.
 fn exporter_file(source: &Path) -> Option<String> {
     let parent = source.parent()?.file_name()?;
@@ -67,8 +71,8 @@ fn provide(name: &str, destination: &str, config: &ContainerConfig, hostname: &s
     }
 }
 
-/// The adapted spec, and the files the caller must create in the container's userdata (whose
-/// path is `userdata`) before restoring it.
+/// The adapted spec, and the files the caller must create in `<userdata>/provided/` before
+/// restoring it.
 pub fn adapt(
     store: &Store,
     mut spec: Spec,
@@ -105,7 +109,7 @@ pub fn adapt(
             if provided.iter().any(|p| p.name() == name) {
                 bail!("spec.dump: {name} is bind-mounted twice");
             }
-            m.set_source(Some(userdata.join(&name)));
+            m.set_source(Some(userdata.join(PROVIDED_FOLDER).join(&name)));
             provided.push(provide(&name, &dest, config, &hostname));
         }
     }

@@ -247,11 +247,13 @@ fn import_image(
 /// Writes what the imported spec bind-mounts from the container's userdata; `/dev/shm`'s folder
 /// gets the content of the archive's `devshm-checkpoint.tar`.
 fn provide_files(userdata: &Path, provided: &[Provided], archive: &Path) -> Result<()> {
+    let dir = userdata.join(import_spec::PROVIDED_FOLDER);
+    fs::create_dir_all(&dir)?;
     for p in provided {
         match p {
-            Provided::File { name, content } => fs::write(userdata.join(name), content)?,
+            Provided::File { name, content } => fs::write(dir.join(name), content)?,
             Provided::ShmDir { name } => {
-                let shm = userdata.join(name);
+                let shm = dir.join(name);
                 fs::create_dir_all(&shm)?;
                 let tar = archive.join("devshm-checkpoint.tar");
                 if tar.is_file() {
@@ -338,8 +340,9 @@ fn import_dir(
             }
         }
         let p = c.paths(store);
-        let spec;
-        (spec, provided) = import_spec::adapt(store, spec_dump, &c.config, &p.merged, &p.userdata)?;
+        let (spec, files) =
+            import_spec::adapt(store, spec_dump, &c.config, &p.merged, &p.userdata)?;
+        provided = files;
         c.state.status = Status::Exited;
         c.state.checkpointed = true;
         lifecycle::create_files(store, &c, &spec)?;
