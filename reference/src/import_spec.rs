@@ -136,4 +136,53 @@ mod tests {
         assert_eq!(exporter_file(Path::new("/srv/data")), None);
         assert_eq!(exporter_file(Path::new("/")), None);
     }
+
+    #[test]
+    fn a_podman_spec_gets_this_hosts_paths() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), None).unwrap();
+        let ud = "/var/lib/containers/storage/overlay-containers/abc/userdata";
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "root": { "path": "/var/lib/containers/storage/overlay/x/merged" },
+            "hostname": "abc",
+            "hooks": { "prestart": [{ "path": "/usr/libexec/podman/hook" }] },
+            "mounts": [
+                { "destination": "/vol", "type": "bind", "source": "/var/lib/containers/storage/volumes/v/_data" },
+                { "destination": "/dev/shm", "type": "bind", "source": format!("{ud}/shm") },
+                { "destination": "/etc/hosts", "type": "bind", "source": format!("{ud}/hosts") },
+                { "destination": "/srv", "type": "bind", "source": "/srv" }
+            ],
+            "linux": { "cgroupsPath": "/libpod_parent/libpod-abc", "namespaces": [{ "type": "network", "path": "/run/netns/x" }] }
+        }))
+        .unwrap();
+        let config: ContainerConfig = serde_json::from_value(serde_json::json!({
+            "id": "0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
+            "RawImageName": "", "runtime": "crun", "createdTime": "2026-01-01T00:00:00Z",
+            "namedVolumes": [{ "volumeName": "v", "dest": "/vol" }]
+        }))
+        .unwrap();
+        let (spec, provided) =
+            adapt(&store, spec, &config, Path::new("/r"), Path::new("/u")).unwrap();
+        assert_eq!(spec.root().as_ref().unwrap().path(), Path::new("/r"));
+        assert!(spec.hooks().is_none());
+        let sources: Vec<_> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.source().clone().unwrap())
+            .collect();
+        assert_eq!(sources[0], volumes::data_dir(&store, "v"));
+        assert_eq!(sources[1], Path::new("/u/provided/shm"));
+        assert_eq!(sources[2], Path::new("/u/provided/hosts"));
+        assert_eq!(sources[3], Path::new("/srv"), "a user's bind mount stays");
+        assert_eq!(provided[0], Provided::ShmDir { name: "shm".into() });
+        assert_eq!(provided[1].name(), "hosts");
+        let linux = spec.linux().as_ref().unwrap();
+        assert_eq!(
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/refpod/0123456789abcdef"))
+        );
+    }
 }
