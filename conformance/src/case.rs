@@ -18,7 +18,8 @@ pub struct CaseFile {
     pub covers: Vec<String>,
     /// The man-page sentence or podman fact the case checks, with its source.
     pub spec: String,
-    /// Capabilities the case needs: `criu`, `soft-dirty`, `root`, `runtime:<name>`.
+    /// Capabilities the case needs: `criu`, `soft-dirty`, `root`, `runtime:<name>`, `peer` (a
+    /// second engine, `--peer`: needed by `peer` steps and peer containers).
     #[serde(default)]
     pub requires: Vec<String>,
     /// Containers created before the steps, in this order (the last is the latest).
@@ -43,6 +44,9 @@ pub struct ContainerSpec {
     pub state: SetupState,
     /// Progress to reach before the steps (default: the workload's first line).
     pub wait_progress: Option<u64>,
+    /// Set up in the peer engine instead of the target (needs `requires = ["peer"]`).
+    #[serde(default)]
+    pub peer: bool,
 }
 
 #[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,8 @@ pub struct Step {
     // --- actions: exactly one per step ---
     /// Run the target with these arguments.
     pub run: Option<Vec<String>>,
+    /// Run the peer engine (`--peer`) with these arguments, like `run`.
+    pub peer: Option<Vec<String>>,
     /// Run a command inside a container through the target's `exec`: `["{c}", "cat", "/x"]`.
     pub exec: Option<Vec<String>>,
     /// Record the workload progress of these containers (read later by `continues`).
@@ -180,6 +186,7 @@ impl Step {
     pub fn action(&self) -> Result<&'static str> {
         let actions = [
             ("run", self.run.is_some()),
+            ("peer", self.peer.is_some()),
             ("exec", self.exec.is_some()),
             ("mark", self.mark.is_some()),
             ("continues", self.continues.is_some()),
@@ -214,7 +221,7 @@ impl Step {
             || !self.untouched.is_empty()
             || !matches!(
                 self.action(),
-                Ok("run") | Ok("exec") | Ok("mark") | Ok("hostile")
+                Ok("run") | Ok("peer") | Ok("exec") | Ok("mark") | Ok("hostile")
             )
     }
 }
@@ -251,7 +258,7 @@ impl Case {
         }
         for (i, step) in f.steps.iter().enumerate() {
             let action = step.action().with_context(|| format!("step {}", i + 1))?;
-            let run_like = matches!(action, "run" | "exec");
+            let run_like = matches!(action, "run" | "peer" | "exec");
             let run_checks = step.exit.is_some()
                 || step.stdout.is_some()
                 || step.stderr.is_some()
@@ -259,7 +266,7 @@ impl Case {
                 || !step.untouched.is_empty();
             if !run_like && run_checks {
                 bail!(
-                    "step {}: exit/stdout/stderr/stats/untouched only apply to run or exec",
+                    "step {}: exit/stdout/stderr/stats/untouched only apply to run, peer or exec",
                     i + 1
                 );
             }
@@ -290,6 +297,9 @@ impl Case {
         if !f.steps.iter().any(Step::judges_artefact) {
             bail!("the case only checks exit statuses: judge an artefact (stdout, stderr, state, archive, ...)");
         }
+        if self.uses_peer() && !f.requires.iter().any(|r| r == "peer") {
+            bail!("field `requires`: the case uses the peer engine, add \"peer\"");
+        }
         let mut names = std::collections::BTreeSet::new();
         for c in &f.containers {
             if !names.insert(c.name.as_str()) {
@@ -299,12 +309,27 @@ impl Case {
         Ok(())
     }
 
+    /// Whether a step, a container or a key (`peer:c`) involves the peer engine.
+    fn uses_peer(&self) -> bool {
+        let f = &self.file;
+        let peer_key = |k: &String| k.starts_with("peer:");
+        f.containers.iter().any(|c| c.peer)
+            || f.steps.iter().any(|s| {
+                s.peer.is_some()
+                    || s.mark.iter().flatten().any(peer_key)
+                    || s.continues.iter().flatten().any(peer_key)
+                    || s.gone.iter().flatten().any(peer_key)
+                    || s.untouched.iter().any(peer_key)
+                    || s.state.iter().flat_map(|m| m.keys()).any(peer_key)
+            })
+    }
+
     /// Cases that use `--all` or `--latest` see every container: they run alone.
     pub fn exclusive(&self) -> bool {
         self.file
             .steps
             .iter()
-            .filter_map(|s| s.run.as_ref())
+            .filter_map(|s| s.run.as_ref().or(s.peer.as_ref()))
             .any(|argv| {
                 argv.iter()
                     .any(|a| matches!(a.as_str(), "--all" | "-a" | "--latest" | "-l"))
@@ -420,6 +445,30 @@ exit = 0
 "#;
         let err = format!("{:#}", parse(text).unwrap_err());
         assert!(err.contains("only checks exit statuses"), "{err}");
+    }
+
+    #[test]
+    fn a_case_using_the_peer_requires_it() {
+        let text = r#"
+spec = "x"
+requires = ["criu"]
+[[container]]
+name = "c"
+workload = "counter"
+[[step]]
+peer = ["container", "restore", "-i", "{file:a.tar}"]
+[[step]]
+continues = ["peer:c"]
+"#;
+        let err = format!("{:#}", parse(text).unwrap_err());
+        assert!(err.contains("add \"peer\""), "{err}");
+        let case = parse(&text.replace("[\"criu\"]", "[\"criu\", \"peer\"]")).unwrap();
+        assert_eq!(case.file.steps[0].action().unwrap(), "peer");
+        let keys_only = text.replace("peer = [", "run = [");
+        assert!(
+            parse(&keys_only).is_err(),
+            "a `peer:` key needs the peer too"
+        );
     }
 
     #[test]

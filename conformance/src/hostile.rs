@@ -276,6 +276,11 @@ const CAPS: [&str; 11] = [
 
 fn spec(aim: &Aim) -> serde_json::Value {
     let id = container_id(&aim.name);
+    // podman bind-mounts these from the container's own folder; an importer must put its own
+    // files there (and /dev/shm gets devshm-checkpoint.tar's content).
+    let run = format!("/run/containers/storage/overlay-containers/{id}/userdata");
+    let lib = format!("/var/lib/containers/storage/overlay-containers/{id}/userdata");
+    let userdata_bind = |dest: &str, source: String| json!({ "destination": dest, "type": "bind", "source": source, "options": ["bind", "rprivate"] });
     json!({
         "ociVersion": "1.2.0",
         "process": {
@@ -291,7 +296,12 @@ fn spec(aim: &Aim) -> serde_json::Value {
         "hostname": &id[..12],
         "mounts": [
             { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
-            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] }
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            userdata_bind("/etc/resolv.conf", format!("{run}/resolv.conf")),
+            userdata_bind("/etc/hosts", format!("{run}/hosts")),
+            userdata_bind("/dev/shm", format!("{lib}/shm")),
+            userdata_bind("/run/.containerenv", format!("{run}/.containerenv")),
+            userdata_bind("/etc/hostname", format!("{run}/hostname"))
         ],
         "annotations": { "io.container.manager": "libpod" },
         "linux": {

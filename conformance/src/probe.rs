@@ -11,6 +11,10 @@ use std::time::Duration;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why a case that needs a second engine is skipped in a run without one.
+pub const NO_PEER: &str = "needs a second engine to exchange archives with: run with --peer BIN \
+(`cargo xtask conformance` sets podman, or refpod when the target is podman)";
+
 #[derive(Debug, Clone)]
 pub struct Capabilities {
     pub facts: HostFacts,
@@ -19,6 +23,8 @@ pub struct Capabilities {
     /// `Err(reason)` without soft-dirty memory tracking (needed by --pre-checkpoint).
     pub soft_dirty: Result<(), String>,
     pub root: bool,
+    /// `Err(reason)` when the run has no peer engine (`--peer`).
+    pub peer: Result<(), String>,
     pub environment: Environment,
 }
 
@@ -140,12 +146,14 @@ impl Capabilities {
             cgroup_version: facts.cgroups_version.clone(),
             distribution: format!("{} {}", facts.distribution_name, facts.distribution_version),
             sandbox: sandbox_label.to_string(),
+            peer: String::new(),
         };
         Capabilities {
             facts,
             criu,
             soft_dirty,
             root,
+            peer: Err(NO_PEER.to_string()),
             environment,
         }
     }
@@ -156,6 +164,7 @@ impl Capabilities {
             "criu" => self.criu.clone().err(),
             "soft-dirty" => self.soft_dirty.clone().err(),
             "root" => (!self.root).then(|| "needs root inside the sandbox".to_string()),
+            "peer" => self.peer.clone().err(),
             other => match other.strip_prefix("runtime:") {
                 Some(rt) if rt == self.facts.runtime_name => None,
                 Some(rt) => Some(format!(

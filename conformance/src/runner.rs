@@ -30,6 +30,9 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// What a run shares between its cases.
 pub struct Context {
     pub target: Target,
+    /// The second engine of the interop cases (`--peer`): it restores what the target exported
+    /// and exports what the target restores.
+    pub peer: Option<Target>,
     pub caps: Capabilities,
     pub catalog: Catalog,
     pub checkpoint_schema: serde_json::Value,
@@ -126,8 +129,23 @@ impl CaseRun<'_> {
         }
     }
 
+    /// The engine a call goes to: the target, or the peer.
+    fn engine(&self, peer: bool) -> Result<&Target, Finding> {
+        if !peer {
+            return Ok(&self.ctx.target);
+        }
+        self.ctx
+            .peer
+            .as_ref()
+            .ok_or_else(|| crate::probe::NO_PEER.to_string())
+    }
+
     fn call(&mut self, args: &[String]) -> Result<Call, Finding> {
-        let call = self.ctx.target.call(args, self.budget()?);
+        self.call_on(false, args)
+    }
+
+    fn call_on(&mut self, peer: bool, args: &[String]) -> Result<Call, Finding> {
+        let call = self.engine(peer)?.call(args, self.budget()?);
         self.log.push_str(&call.render());
         if call.exit.is_none() {
             return Err(format!(
@@ -139,7 +157,11 @@ impl CaseRun<'_> {
     }
 
     fn call_ok(&mut self, args: &[String]) -> Result<Call, Finding> {
-        let call = self.call(args)?;
+        self.call_ok_on(false, args)
+    }
+
+    fn call_ok_on(&mut self, peer: bool, args: &[String]) -> Result<Call, Finding> {
+        let call = self.call_on(peer, args)?;
         if !call.ok() {
             return Err(format!(
                 "`{}` failed with exit {}: {}",
@@ -178,8 +200,18 @@ impl CaseRun<'_> {
         self.resolve(&format!("{{{key}}}"))
     }
 
-    fn inspect(&mut self, name: &str) -> Result<Option<serde_json::Value>, Finding> {
-        let call = self.call(&["container".into(), "inspect".into(), name.into()])?;
+    /// A key's engine and real name: `peer:c` / `peer:name:x` is that container in the peer;
+    /// any other key is in the target (a container declared with `peer = true` is set up in the
+    /// peer, and its steps call it `peer:c`; `c` is then the copy the target restored).
+    fn locate(&mut self, key: &str) -> Result<(bool, String), Finding> {
+        match key.strip_prefix("peer:") {
+            Some(bare) => Ok((true, self.container(bare)?)),
+            None => Ok((false, self.container(key)?)),
+        }
+    }
+
+    fn inspect_on(&mut self, peer: bool, name: &str) -> Result<Option<serde_json::Value>, Finding> {
+        let call = self.call_on(peer, &["container".into(), "inspect".into(), name.into()])?;
         if call.exit == Some(125) {
             return Ok(None); // the contract's "no such container"
         }
@@ -202,9 +234,9 @@ impl CaseRun<'_> {
     }
 
     fn full_id(&mut self, key: &str) -> Result<String, Finding> {
-        let name = self.container(key)?;
+        let (peer, name) = self.locate(key)?;
         let inspect = self
-            .inspect(&name)?
+            .inspect_on(peer, &name)?
             .ok_or(format!("container {name} does not exist"))?;
         inspect["Id"]
             .as_str()
@@ -233,10 +265,11 @@ impl CaseRun<'_> {
         args.extend(self.resolve_all(&spec.options)?);
         args.push(TEST_IMAGE.into());
         args.extend(workload.command.iter().cloned());
-        self.call_ok(&args)?;
+        let peer = spec.peer;
+        self.call_ok_on(peer, &args)?;
 
         let inspect = self
-            .inspect(&name)?
+            .inspect_on(peer, &name)?
             .ok_or("it does not exist after creation")?;
         let text = |key: &str| inspect[key].as_str().unwrap_or_default().to_string();
         self.facts.insert(
@@ -251,22 +284,27 @@ impl CaseRun<'_> {
         match spec.state {
             SetupState::Running => {
                 let want = spec.wait_progress.unwrap_or(DEFAULT_WAIT_PROGRESS);
-                self.wait_progress(&name, &workload.progress, &format!("reach {want}"), |p| {
-                    p.count >= want
-                })?;
+                self.wait_progress(
+                    peer,
+                    &name,
+                    &workload.progress,
+                    &format!("reach {want}"),
+                    |p| p.count >= want,
+                )?;
             }
             SetupState::Created => {}
             SetupState::Exited => {
-                self.call_ok(&["stop".into(), "-t".into(), "0".into(), name])?;
+                self.call_ok_on(peer, &["stop".into(), "-t".into(), "0".into(), name])?;
             }
             SetupState::Paused => {
-                self.call_ok(&["pause".into(), name])?;
+                self.call_ok_on(peer, &["pause".into(), name])?;
             }
         }
         Ok(())
     }
 
     fn progress_file(&self, key: &str) -> Result<String, Finding> {
+        let key = key.strip_prefix("peer:").unwrap_or(key);
         let spec = self
             .case
             .file
@@ -280,10 +318,15 @@ impl CaseRun<'_> {
         Ok(self.ctx.catalog[&spec.workload].progress.clone())
     }
 
-    fn read_progress(&mut self, name: &str, file: &str) -> Result<Option<Progress>, Finding> {
+    fn read_progress(
+        &mut self,
+        peer: bool,
+        name: &str,
+        file: &str,
+    ) -> Result<Option<Progress>, Finding> {
         let mut args = vec!["exec".to_string(), name.to_string()];
         args.extend(workload::tail_argv(file));
-        let call = self.call(&args)?;
+        let call = self.call_on(peer, &args)?;
         Ok(if call.ok() {
             workload::parse_progress(&call.stdout)
         } else {
@@ -294,6 +337,7 @@ impl CaseRun<'_> {
     /// Reads the progress of `name` until a reading is `done` (`what` it waits for, for the error).
     fn wait_progress(
         &mut self,
+        peer: bool,
         name: &str,
         file: &str,
         what: &str,
@@ -302,7 +346,7 @@ impl CaseRun<'_> {
         let until = Instant::now() + self.ctx.progress_wait;
         let mut last = None;
         loop {
-            last = self.read_progress(name, file)?.or(last);
+            last = self.read_progress(peer, name, file)?.or(last);
             if let Some(p) = last.as_ref().filter(|p| done(p)) {
                 return Ok(p.clone());
             }
@@ -319,12 +363,13 @@ impl CaseRun<'_> {
     /// The first reading that differs from `from`: counted on, or started again with a new token.
     fn wait_moved_on(
         &mut self,
+        peer: bool,
         name: &str,
         file: &str,
         from: Option<&Progress>,
     ) -> Option<Progress> {
         let (count, boot) = from.map_or((0, None), |p| (p.count, Some(p.boot.clone())));
-        self.wait_progress(name, file, &format!("move on from {count}"), |p| {
+        self.wait_progress(peer, name, file, &format!("move on from {count}"), |p| {
             p.count > count || boot.as_ref().is_some_and(|b| *b != p.boot)
         })
         .ok()
@@ -333,7 +378,11 @@ impl CaseRun<'_> {
     fn step(&mut self, step: &Step) -> Result<Vec<Finding>, Finding> {
         if let Some(argv) = &step.run {
             let args = self.resolve_all(argv)?;
-            return self.command_step(step, args);
+            return self.command_step(step, false, args);
+        }
+        if let Some(argv) = &step.peer {
+            let args = self.resolve_all(argv)?;
+            return self.command_step(step, true, args);
         }
         if let Some(argv) = &step.exec {
             let mut args = self.resolve_all(argv)?;
@@ -341,14 +390,14 @@ impl CaseRun<'_> {
                 return Err("exec needs a container".into());
             }
             args.insert(0, "exec".into());
-            return self.command_step(step, args);
+            return self.command_step(step, false, args);
         }
         if let Some(keys) = &step.mark {
             for key in keys {
-                let name = self.container(key)?;
+                let (peer, name) = self.locate(key)?;
                 let file = self.progress_file(key)?;
                 let p = self
-                    .read_progress(&name, &file)?
+                    .read_progress(peer, &name, &file)?
                     .ok_or(format!("cannot read the progress of {name}"))?;
                 self.marks.insert(key.clone(), p);
             }
@@ -364,8 +413,8 @@ impl CaseRun<'_> {
         if let Some(expected) = &step.state {
             let mut findings = vec![];
             for (key, expect) in expected {
-                let name = self.container(key)?;
-                let inspect = self.inspect(&name)?;
+                let (peer, name) = self.locate(key)?;
+                let inspect = self.inspect_on(peer, &name)?;
                 findings.extend(
                     state::check_state(inspect.as_ref(), expect)
                         .into_iter()
@@ -465,9 +514,9 @@ impl CaseRun<'_> {
         }
         if let Some(keys) = &step.gone {
             for key in keys {
-                let name = self.container(key)?;
+                let (peer, name) = self.locate(key)?;
                 let until = Instant::now() + Duration::from_secs(5);
-                while self.inspect(&name)?.is_some() {
+                while self.inspect_on(peer, &name)?.is_some() {
                     if Instant::now() > until {
                         return Ok(vec![format!("{name} still exists 5 s later")]);
                     }
@@ -576,17 +625,22 @@ impl CaseRun<'_> {
         })
     }
 
-    /// A `run` or `exec` and the checks on what it produced.
-    fn command_step(&mut self, step: &Step, args: Vec<String>) -> Result<Vec<Finding>, Finding> {
+    /// A `run`, `peer` or `exec` and the checks on what it produced.
+    fn command_step(
+        &mut self,
+        step: &Step,
+        on_peer: bool,
+        args: Vec<String>,
+    ) -> Result<Vec<Finding>, Finding> {
         // Progress of the containers that must stay untouched, read before the command.
         let mut before = vec![];
         for key in &step.untouched {
-            let name = self.container(key)?;
+            let (peer, name) = self.locate(key)?;
             let file = self.progress_file(key)?;
-            let p = self.read_progress(&name, &file)?;
-            before.push((key.clone(), name, file, p));
+            let p = self.read_progress(peer, &name, &file)?;
+            before.push((key.clone(), peer, name, file, p));
         }
-        let call = self.call(&args)?;
+        let call = self.call_on(on_peer, &args)?;
         let mut findings = vec![];
         let want_exit = step.exit.unwrap_or(0);
         if call.exit != Some(want_exit) {
@@ -631,16 +685,16 @@ impl CaseRun<'_> {
                 self.saved_stats.insert(name.clone(), parsed);
             }
         }
-        for (key, name, file, p) in before {
+        for (key, peer, name, file, p) in before {
             let running = self
-                .inspect(&name)?
+                .inspect_on(peer, &name)?
                 .and_then(|i| i["State"]["Running"].as_bool())
                 .unwrap_or(false);
             if !running {
                 findings.push(format!("{key} is no longer running"));
                 continue;
             }
-            let later = self.wait_moved_on(&name, &file, p.as_ref());
+            let later = self.wait_moved_on(peer, &name, &file, p.as_ref());
             findings.extend(progress::check_moves_on(&key, p.as_ref(), later.as_ref()));
         }
         Ok(findings)
@@ -655,11 +709,11 @@ impl CaseRun<'_> {
         let mark = self.marks.get(key).or(only_mark).cloned().ok_or(format!(
             "`continues` on {key} needs a `mark` step before it"
         ))?;
-        let name = self.container(key)?;
+        let (peer, name) = self.locate(key)?;
         let file = self.progress_file(key)?;
-        let now = self.read_progress(&name, &file)?;
+        let now = self.read_progress(peer, &name, &file)?;
         let later = match &now {
-            Some(now) => self.wait_moved_on(&name, &file, Some(now)),
+            Some(now) => self.wait_moved_on(peer, &name, &file, Some(now)),
             None => None,
         };
         Ok(progress::check_continues(
@@ -711,26 +765,16 @@ impl CaseRun<'_> {
         Ok(findings)
     }
 
-    /// Removes every container, volume and image the case created, and its files.
+    /// Removes every container, volume and image the case created, and its files. A name may
+    /// live in either engine (an archive restored in the peer keeps its names): both remove it.
     fn cleanup(&mut self) {
         let (containers, volumes, images) = self.names.created();
         let t = &self.ctx.target;
-        if !containers.is_empty() {
-            let mut args: Vec<String> = ["rm", "-f", "-t", "0", "--ignore"]
-                .map(String::from)
-                .to_vec();
-            args.extend(containers);
-            self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
-        }
-        for v in volumes {
-            let args = ["volume", "rm", "-f", v.as_str()]
-                .map(String::from)
-                .to_vec();
-            self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
-        }
-        for i in images {
-            let args = ["rmi", "-f", i.as_str()].map(String::from).to_vec();
-            self.log.push_str(&t.call(&args, CLEANUP_TIMEOUT).render());
+        for engine in std::iter::once(t).chain(self.ctx.peer.as_ref()) {
+            for args in removals(&containers, &volumes, &images) {
+                self.log
+                    .push_str(&engine.call(&args, CLEANUP_TIMEOUT).render());
+            }
         }
         for dir in std::mem::take(&mut self.mounts) {
             let argv = vec!["umount".to_string(), "-l".to_string(), dir];
@@ -739,4 +783,27 @@ impl CaseRun<'_> {
         }
         let _ = std::fs::remove_dir_all(self.names.files_dir());
     }
+}
+
+/// The commands that remove these containers, volumes and images from an engine.
+pub fn removals(containers: &[String], volumes: &[String], images: &[String]) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    if !containers.is_empty() {
+        let mut args: Vec<String> = ["rm", "-f", "-t", "0", "--ignore"]
+            .map(String::from)
+            .to_vec();
+        args.extend(containers.iter().cloned());
+        out.push(args);
+    }
+    for v in volumes {
+        out.push(
+            ["volume", "rm", "-f", v.as_str()]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    for i in images {
+        out.push(["rmi", "-f", i.as_str()].map(String::from).to_vec());
+    }
+    out
 }

@@ -24,6 +24,12 @@ pub struct SuiteArgs {
     /// which it builds; the `conformance` binary alone defaults to `podman`.
     #[arg(long)]
     pub bin: Option<String>,
+    /// A second podman-compatible engine for the interop cases (a host path or a name inside the
+    /// sandbox): it restores the target's archives and exports archives for the target. Without
+    /// one, those cases are skipped. `cargo xtask conformance` sets podman, or refpod when the
+    /// target is podman.
+    #[arg(long)]
+    pub peer: Option<String>,
     /// Where containers run: ns (Debian podman + CRIU in private namespaces), vm (the same under
     /// qemu with Debian's kernel, for --pre-checkpoint) or none (the host).
     #[arg(long, default_value = "ns")]
@@ -149,14 +155,29 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         Some(rt) => vec!["--runtime".to_string(), rt.clone()],
         None => vec![],
     };
-    let target = Target::new(sandbox.clone(), bin, global_args);
+    let target = Target::new(sandbox.clone(), bin, global_args.clone());
     ensure_test_image(&target)?;
+    let peer = match &args.peer {
+        Some(p) => {
+            let peer = Target::new(sandbox.clone(), resolve_bin(&sandbox, p)?, global_args);
+            ensure_test_image(&peer)?;
+            same_test_image(&target, &peer)?;
+            Some(peer)
+        }
+        None => None,
+    };
     let label = match args.sandbox {
         Backend::Ns => format!("ns ({})", args.suite),
         Backend::Vm => format!("vm ({})", args.suite),
         Backend::None => "none (host)".to_string(),
     };
-    let caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);
+    let mut caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);
+    if let Some(peer) = &peer {
+        caps.peer = Ok(());
+        let version = peer.call(&["--version".into()], Duration::from_secs(30));
+        let version = version.stdout.split_whitespace().last().unwrap_or("");
+        caps.environment.peer = format!("{} {version}", peer.bin);
+    }
     let env = &caps.environment;
     eprintln!(
         "target {} {} | runtime {} ({}) | {} | kernel {} | cgroup {} | {} | sandbox {}",
@@ -170,6 +191,9 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         env.distribution,
         env.sandbox
     );
+    if !env.peer.is_empty() {
+        eprintln!("peer {}", env.peer);
+    }
     let expectations = load_expectations(&args, &caps)?;
     let ids: Vec<&str> = loaded
         .iter()
@@ -194,6 +218,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         progress_wait: Duration::from_secs(if args.sandbox == Backend::Vm { 60 } else { 8 }),
         share: sandbox.share_dir()?,
         target,
+        peer,
         caps,
     });
     let results: Arc<Mutex<Vec<CaseReport>>> = Arc::default();
@@ -289,7 +314,10 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     }
 
     let _ = libtest_mimic::run(&libtest_args(&args), trials);
-    sweep(&ctx.target);
+    let leftovers = names::leftovers();
+    for engine in std::iter::once(&ctx.target).chain(ctx.peer.as_ref()) {
+        sweep(engine, &leftovers);
+    }
 
     let mut cases = std::mem::take(&mut *results.lock().unwrap());
     cases.sort_by(|a, b| a.id.cmp(&b.id));
@@ -414,21 +442,69 @@ fn run_id() -> String {
     format!("{:x}", (std::process::id() ^ nanos) & 0xffffff)
 }
 
-/// Removes whatever an interrupted case could not.
-fn sweep(target: &Target) {
-    for (kind, name) in names::leftovers() {
-        let args: Vec<String> = match kind {
-            names::Kind::Container => vec![
-                "rm".into(),
-                "-f".into(),
-                "-t".into(),
-                "0".into(),
-                "--ignore".into(),
-                name,
-            ],
-            names::Kind::Volume => vec!["volume".into(), "rm".into(), "-f".into(), name],
-            names::Kind::Image => vec!["rmi".into(), "-f".into(), name],
-        };
-        target.call(&args, Duration::from_secs(30));
+/// Removes from an engine whatever an interrupted case could not.
+fn sweep(engine: &Target, leftovers: &[(names::Kind, String)]) {
+    let of = |kind| {
+        leftovers
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.clone())
+            .collect::<Vec<_>>()
+    };
+    let (containers, volumes, images) = (
+        of(names::Kind::Container),
+        of(names::Kind::Volume),
+        of(names::Kind::Image),
+    );
+    for args in runner::removals(&containers, &volumes, &images) {
+        engine.call(&args, Duration::from_secs(30));
     }
+}
+
+/// The test image's ID in an engine.
+fn test_image_id(engine: &Target) -> Result<String> {
+    let call = engine.call(
+        &["image".into(), "inspect".into(), runner::TEST_IMAGE.into()],
+        Duration::from_secs(30),
+    );
+    let value: serde_json::Value = serde_json::from_str(&call.stdout)
+        .with_context(|| format!("`image inspect` in {}:\n{}", engine.bin, call.render()))?;
+    value[0]["Id"]
+        .as_str()
+        .map(|id| id.trim_start_matches("sha256:").to_string())
+        .with_context(|| format!("`image inspect` in {} has no Id", engine.bin))
+}
+
+/// An archive names its image by ID (podman restores from nothing else), so both engines must
+/// hold the test image under one ID: importing one tarball gives it the same ID in each. An
+/// engine whose copy came from elsewhere imports the tarball again.
+fn same_test_image(target: &Target, peer: &Target) -> Result<()> {
+    let (t, p) = (test_image_id(target)?, test_image_id(peer)?);
+    if t == p {
+        return Ok(());
+    }
+    for engine in [target, peer] {
+        let import = engine.call(
+            &[
+                "import".into(),
+                runner::TEST_IMAGE_TARBALL.into(),
+                runner::TEST_IMAGE.into(),
+            ],
+            Duration::from_secs(60),
+        );
+        anyhow::ensure!(
+            import.ok(),
+            "re-importing the test image:\n{}",
+            import.render()
+        );
+    }
+    let (t, p) = (test_image_id(target)?, test_image_id(peer)?);
+    anyhow::ensure!(
+        t == p,
+        "the target and the peer hold {} under different IDs ({t} and {p}) even after importing \
+         {} again: an archive of one cannot name the image of the other",
+        runner::TEST_IMAGE,
+        runner::TEST_IMAGE_TARBALL
+    );
+    Ok(())
 }

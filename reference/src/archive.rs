@@ -202,8 +202,19 @@ pub fn unpack_image_layer(reader: impl Read, dest: &Path) -> Result<()> {
     unpack_checked(reader, dest, true)
 }
 
+/// The space left on the file system holding `dir`.
+fn free_space(dir: &Path) -> Result<u64> {
+    let st =
+        nix::sys::statvfs::statvfs(dir).with_context(|| format!("statvfs {}", dir.display()))?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
 fn unpack_checked(reader: impl Read, dest: &Path, devices: bool) -> Result<()> {
     fs::create_dir_all(dest)?;
+    // Members are refused once they need more than the disk has: a small compressed archive
+    // must not fill it (a decompression bomb) before anything else notices.
+    let free = free_space(dest)?;
+    let mut needed = 0u64;
     let mut ar = tar::Archive::new(TarGuard::new(reader));
     ar.set_preserve_permissions(true);
     ar.set_preserve_ownerships(true);
@@ -230,6 +241,14 @@ fn unpack_checked(reader: impl Read, dest: &Path, devices: bool) -> Result<()> {
             }
             _ => {}
         }
+        needed = needed.saturating_add(entry.header().size()?);
+        if needed > free {
+            bail!(
+                "the archive's members need more than the {free} bytes free at {} (at {}: {needed} bytes)",
+                dest.display(),
+                rel.display()
+            );
+        }
         let inside = entry
             .unpack_in(dest)
             .with_context(|| format!("extracting {}", rel.display()))?;
@@ -255,6 +274,8 @@ struct TarGuard<R> {
     header: Vec<u8>,
     /// Data and padding bytes before the next header.
     skip: u64,
+    /// A zero block was read where a header belongs: the end-of-archive marker.
+    ended: bool,
 }
 
 impl<R: Read> TarGuard<R> {
@@ -263,6 +284,7 @@ impl<R: Read> TarGuard<R> {
             inner,
             header: Vec::with_capacity(512),
             skip: 0,
+            ended: false,
         }
     }
 }
@@ -296,6 +318,14 @@ fn header_size(h: &[u8]) -> io::Result<u64> {
 impl<R: Read> Read for TarGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        // The tar crate takes an end of input at a header as the end of the archive; every tar
+        // writer ends with zero blocks, so without them the archive was cut short.
+        if n == 0 && !buf.is_empty() && !self.ended {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the archive is truncated: it ends without tar's end-of-archive marker",
+            ));
+        }
         let mut i = 0;
         while i < n {
             if self.skip > 0 {
@@ -308,6 +338,9 @@ impl<R: Read> Read for TarGuard<R> {
             self.header.extend_from_slice(&buf[i..i + k]);
             i += k;
             if self.header.len() == 512 {
+                if self.header.iter().all(|b| *b == 0) {
+                    self.ended = true;
+                }
                 let size = header_size(&self.header)?;
                 let meta = matches!(self.header[156], b'L' | b'K' | b'x' | b'g');
                 if meta && size > MAX_META_ENTRY {
@@ -403,6 +436,20 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let e = unpack(&bytes[..], t.path()).unwrap_err();
         assert!(format!("{e:#}").contains("metadata entry"), "{e:#}");
+    }
+
+    #[test]
+    fn a_truncated_tar_is_refused() {
+        let whole = tar_with(&[
+            ("a", tar::EntryType::Regular, ""),
+            ("b", tar::EntryType::Regular, ""),
+        ]);
+        // Cut at the second member's header: the tar crate alone would call it the end.
+        let cut = &whole[..1024];
+        let t = tempfile::tempdir().unwrap();
+        let e = unpack(cut, t.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("truncated"), "{e:#}");
+        unpack(&whole[..], t.path()).unwrap();
     }
 
     #[test]

@@ -8,16 +8,20 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::PathBuf;
 
+/// podman's `ContainerNamedVolume` key names, so that either engine reads the other's config.dump
+/// (`Name`/`Dest`: what refpod wrote before, still read from older state files).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct NamedVolume {
-    #[serde(rename = "Name")]
+    #[serde(rename = "volumeName", alias = "Name")]
     pub name: String,
-    #[serde(rename = "Dest")]
+    #[serde(rename = "dest", alias = "Dest")]
     pub dest: String,
 }
 
 /// What the container is; fixed at creation. Key names follow podman's `ContainerConfig` where
-/// podman has the same field (restore --import reads `name`, `id`, `runtime`...).
+/// podman has the same field, so that this is podman's `config.dump` too: refpod reads podman's
+/// (unknown keys are ignored) and podman reads refpod's (`createNetNS`, `networkMode`: refpod's
+/// loopback-only namespace is podman's `--network none`).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ContainerConfig {
     pub id: String,
@@ -28,12 +32,14 @@ pub struct ContainerConfig {
     pub rootfs_image_name: String,
     #[serde(rename = "RawImageName")]
     pub raw_image_name: String,
-    /// Diff IDs of the image's layers, bottom first: the overlay's lower dirs.
-    #[serde(rename = "rootfsLayers")]
+    /// Diff IDs of the image's layers, bottom first: the overlay's lower dirs. Absent from
+    /// podman's config.dump; an import takes them from the image found by ID or name.
+    #[serde(rename = "rootfsLayers", default)]
     pub rootfs_layers: Vec<String>,
     pub runtime: String,
     #[serde(rename = "createdTime")]
     pub created_time: DateTime<Utc>,
+    #[serde(default)]
     pub command: Vec<String>,
     #[serde(rename = "namedVolumes", default)]
     pub named_volumes: Vec<NamedVolume>,
@@ -42,6 +48,19 @@ pub struct ContainerConfig {
     pub bind_mounts: Vec<(String, String)>,
     #[serde(default)]
     pub autoremove: bool,
+    /// For podman's import: a network namespace of the container's own, with loopback only.
+    #[serde(rename = "createNetNS", default = "yes")]
+    pub create_netns: bool,
+    #[serde(rename = "networkMode", default = "network_none")]
+    pub network_mode: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn network_none() -> String {
+    "none".into()
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

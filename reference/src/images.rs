@@ -15,8 +15,12 @@ use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+/// The mode of every layer's root folder, as containers/storage makes it.
+pub const LAYER_ROOT_MODE: u32 = 0o555;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -189,12 +193,31 @@ pub fn create(
     config.set_os(Os::Linux);
     config.set_rootfs(rootfs);
     config.set_history(Some(vec![history]));
-    let (config_hex, config_size) = put_blob(store, config.to_string()?.as_bytes())?;
+    let config = config.to_string()?;
+    add(
+        store,
+        name,
+        (&layer_hex, layer_size),
+        config.as_bytes(),
+        annotations,
+    )
+}
+
+/// Stores a config and a manifest for a stored layer blob, and names the image. Call with the
+/// images lock held.
+fn add(
+    store: &Store,
+    name: &str,
+    (layer_hex, layer_size): (&str, u64),
+    config: &[u8],
+    annotations: HashMap<String, String>,
+) -> Result<String> {
+    let (config_hex, config_size) = put_blob(store, config)?;
     let manifest: ImageManifest = serde_json::from_value(json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": descriptor(MediaType::ImageConfig, &config_hex, config_size)?,
-        "layers": [descriptor(MediaType::ImageLayer, &layer_hex, layer_size)?],
+        "layers": [descriptor(MediaType::ImageLayer, layer_hex, layer_size)?],
         "annotations": annotations,
     }))?;
     let (manifest_hex, manifest_size) = put_blob(store, manifest.to_string()?.as_bytes())?;
@@ -248,21 +271,36 @@ pub fn layer_dirs(store: &Store, image: &Image) -> Result<Vec<PathBuf>> {
                 fs::rename(&tmp, &dir)?;
             }
         }
+        // containers/storage gives a layer's root 0555 whatever the tarball says, and a
+        // container's root the mode of its image's: CRIU checks it on restore, so a checkpoint
+        // moves between refpod and podman only when both agree. (Also fixes layers extracted
+        // before refpod did this.)
+        if fs::metadata(&dir)?.permissions().mode() & 0o7777 != LAYER_ROOT_MODE {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(LAYER_ROOT_MODE))?;
+        }
         dirs.push(dir);
     }
     Ok(dirs)
 }
 
-/// `import TARBALL IMG`: one uncompressed layer holding the tarball's files.
+/// `import TARBALL IMG`: one uncompressed layer holding the tarball's files, under the config
+/// podman's `import` writes for it, byte for byte (`import_config.rs`): the image ID is the
+/// config's digest, so both engines give the same tarball the same ID, and each finds the image
+/// of the other's checkpoint archive by its `rootfsImageID`.
 pub fn import_cmd(store: &Store, tarball: &Path, name: &str) -> Result<()> {
     let reader =
         crate::archive::open(tarball).with_context(|| format!("opening {}", tarball.display()))?;
-    let id = create(
+    let mtime = fs::metadata(tarball)?.modified()?;
+    let _lock = store.lock_images()?;
+    let (layer_hex, layer_size) = put_blob(store, reader)?;
+    let facts = crate::hostinfo::HostFacts::read();
+    let config = crate::import_config::podman_import_config(&layer_hex, mtime, &facts.arch);
+    let id = add(
         store,
         &normalize(name),
-        reader,
+        (&layer_hex, layer_size),
+        &config,
         HashMap::new(),
-        "imported from tarball",
     )?;
     println!("sha256:{id}");
     Ok(())

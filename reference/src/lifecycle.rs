@@ -122,6 +122,8 @@ pub fn run_cmd(store: &Store, args: &RunArgs, start: bool) -> Result<()> {
         named_volumes,
         bind_mounts,
         autoremove: args.rm,
+        create_netns: true,
+        network_mode: "none".into(),
         id: id.clone(),
     };
     let mut c = Container {

@@ -11,6 +11,8 @@ mod criu_stats;
 mod errors;
 mod hostinfo;
 mod images;
+mod import_config;
+mod import_spec;
 mod inspect;
 mod lifecycle;
 mod lock;

@@ -5,10 +5,11 @@ use crate::checkpoint::{latest, RUNTIME_NAME_ANNOTATION};
 use crate::cli::RestoreArgs;
 use crate::container::{Container, ContainerConfig, ContainerState, Status};
 use crate::criu_stats::{self, Entry};
+use crate::import_spec::{self, Provided};
 use crate::monitor::{self, RestoreFlags};
 use crate::runtime::Runtime;
 use crate::store::{self, Store};
-use crate::{archive, errors, images, lifecycle, netns, rootfs, spec, volumes};
+use crate::{archive, errors, images, lifecycle, netns, rootfs, volumes};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File};
 use std::path::Path;
@@ -243,6 +244,28 @@ fn import_image(
     result
 }
 
+/// Writes what the imported spec bind-mounts from the container's userdata; `/dev/shm`'s folder
+/// gets the content of the archive's `devshm-checkpoint.tar`.
+fn provide_files(userdata: &Path, provided: &[Provided], archive: &Path) -> Result<()> {
+    let dir = userdata.join(import_spec::PROVIDED_FOLDER);
+    fs::create_dir_all(&dir)?;
+    for p in provided {
+        match p {
+            Provided::File { name, content } => fs::write(dir.join(name), content)?,
+            Provided::ShmDir { name } => {
+                let shm = dir.join(name);
+                fs::create_dir_all(&shm)?;
+                let tar = archive.join("devshm-checkpoint.tar");
+                if tar.is_file() {
+                    archive::unpack(File::open(&tar)?, &shm)
+                        .context("extracting devshm-checkpoint.tar")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Makes a container from an unpacked archive and restores it.
 fn import_dir(
     store: &Store,
@@ -270,6 +293,9 @@ fn import_dir(
         .ok_or_else(|| anyhow!("{}: image not known", config.rootfs_image_name))?;
     images::layer_dirs(store, &image)?;
     config.rootfs_layers = image.diff_ids();
+    // Whatever network the exporter gave it, here it gets refpod's own loopback-only namespace.
+    config.create_netns = true;
+    config.network_mode = "none".into();
     if let Some(name) = &a.name {
         config.name = name.clone();
         config.id = store::random_hex(32);
@@ -280,6 +306,7 @@ fn import_dir(
         state: ContainerState::new(),
     };
     let mut new_volumes = vec![];
+    let mut provided = vec![];
     let made = (|| -> Result<()> {
         let _names = store.lock_names()?;
         lifecycle::check_name_free(store, &c.config.name)?;
@@ -313,7 +340,9 @@ fn import_dir(
             }
         }
         let p = c.paths(store);
-        let spec = spec::adapt(store, spec_dump, &c.config, &p.merged)?;
+        let (spec, files) =
+            import_spec::adapt(store, spec_dump, &c.config, &p.merged, &p.userdata)?;
+        provided = files;
         c.state.status = Status::Exited;
         c.state.checkpointed = true;
         lifecycle::create_files(store, &c, &spec)?;
@@ -328,6 +357,8 @@ fn import_dir(
     let _lock = store.lock_container(&id)?;
     let restored = (|| -> Result<Option<Entry>> {
         let p = c.paths(store);
+        provide_files(&p.userdata, &provided, dir)
+            .context("providing the files bind-mounted into the container")?;
         if !a.ignore_rootfs {
             let diff = dir.join("rootfs-diff.tar");
             if diff.is_file() {

@@ -9,7 +9,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{mknod, Mode, SFlag};
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Mounts the overlay at `merged` unless it is already there.
@@ -19,6 +19,13 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Pat
     }
     for d in [upper, work, merged] {
         fs::create_dir_all(d)?;
+    }
+    // The container's root has its image's mode (overlayfs shows the upper dir's), as in podman.
+    if let Some(top) = lowers.last() {
+        let mode = fs::metadata(top)?.permissions().mode() & 0o7777;
+        if fs::metadata(upper)?.permissions().mode() & 0o7777 != mode {
+            fs::set_permissions(upper, fs::Permissions::from_mode(mode))?;
+        }
     }
     // overlayfs lists the topmost lower dir first.
     let lowerdir: Vec<String> = lowers

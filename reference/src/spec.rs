@@ -1,5 +1,6 @@
-//! The OCI runtime spec (config.json) of a container: new pid, mount, ipc, uts, cgroup and
-//! network namespaces (loopback only), the overlay as root, named volumes and bind mounts.
+//! The OCI runtime spec (config.json) of a new container: new pid, mount, ipc, uts, cgroup and
+//! network namespaces (loopback only), the overlay as root, named volumes and bind mounts. The
+//! spec of an imported archive is adapted in `import_spec.rs`.
 
 use crate::container::ContainerConfig;
 use crate::netns;
@@ -11,7 +12,6 @@ use oci_spec::runtime::{
 };
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// podman's default capability set.
 const CAPABILITIES: &[&str] = &[
@@ -32,7 +32,7 @@ pub fn cgroups_path(id: &str) -> String {
     format!("/refpod/{id}")
 }
 
-fn bind(destination: &str, source: &Path) -> Mount {
+pub fn bind(destination: &str, source: &Path) -> Mount {
     let mut m = Mount::default();
     m.set_destination(PathBuf::from(destination));
     m.set_typ(Some("bind".into()));
@@ -42,7 +42,7 @@ fn bind(destination: &str, source: &Path) -> Mount {
 }
 
 /// The container joins its own pinned network namespace (see netns.rs).
-fn set_netns(linux: &mut Linux, id: &str) {
+pub fn set_netns(linux: &mut Linux, id: &str) {
     let mut namespaces = linux.namespaces().clone().unwrap_or_default();
     namespaces.retain(|n| n.typ() != LinuxNamespaceType::Network);
     let mut net = LinuxNamespace::default();
@@ -74,10 +74,12 @@ pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<S
         format!("HOSTNAME={}", &config.id[..12]),
     ]));
     process.set_no_new_privileges(Some(false));
+    // By their spec names (serde): oci-spec's FromStr wants them without `CAP_`.
     let caps: HashSet<Capability> = CAPABILITIES
         .iter()
-        .filter_map(|c| Capability::from_str(c).ok())
-        .collect();
+        .map(|c| serde_json::from_value(serde_json::Value::from(*c)))
+        .collect::<Result<_, _>>()
+        .context("a capability name")?;
     let mut lc = LinuxCapabilities::default();
     lc.set_bounding(Some(caps.clone()));
     lc.set_effective(Some(caps.clone()));
@@ -107,28 +109,27 @@ pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<S
     Ok(spec)
 }
 
-/// A spec from a checkpoint archive (`spec.dump`) adapted to the container that imports it: its
-/// rootfs, cgroup and volume paths are this host's.
-pub fn adapt(
-    store: &Store,
-    mut spec: Spec,
-    config: &ContainerConfig,
-    rootfs: &Path,
-) -> Result<Spec> {
-    let mut root = spec.root().clone().unwrap_or_default();
-    root.set_path(rootfs.to_path_buf());
-    spec.set_root(Some(root));
-    if let Some(linux) = spec.linux_mut().as_mut() {
-        linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
-        set_netns(linux, &config.id);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_capability_is_granted() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), None).unwrap();
+        let config: ContainerConfig = serde_json::from_value(serde_json::json!({
+            "id": "0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
+            "RawImageName": "", "runtime": "crun", "createdTime": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap();
+        let spec = build(&store, &config, Path::new("/r")).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), CAPABILITIES.len());
     }
-    if let Some(mounts) = spec.mounts_mut().as_mut() {
-        for m in mounts.iter_mut() {
-            let dest = m.destination().display().to_string();
-            if let Some(v) = config.named_volumes.iter().find(|v| v.dest == dest) {
-                m.set_source(Some(volumes::data_dir(store, &v.name)));
-            }
-        }
-    }
-    Ok(spec)
 }

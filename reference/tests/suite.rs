@@ -22,6 +22,9 @@ fn the_whole_suite_passes_on_refpod() {
         "--quiet",
         "--bin",
         env!("CARGO_BIN_EXE_refpod"),
+        // The interop cases exchange archives with podman, both ways.
+        "--peer",
+        "podman",
         "--report-json",
         json.to_str().unwrap(),
     ]);
@@ -42,6 +45,13 @@ fn the_whole_suite_passes_on_refpod() {
         failures.join("\n")
     );
     assert!(summary["passed"].as_u64().unwrap() >= 80, "{summary}");
+    let interop = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("interop."))
+        .count();
+    assert!(interop >= 4, "the interop cases ran: {interop}");
     for case in report["cases"].as_array().unwrap() {
         if case["status"] == "skipped" {
             let reason = case["reason"].as_str().unwrap_or("");

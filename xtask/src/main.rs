@@ -101,6 +101,16 @@ fn run(task: Task) -> Result<ExitCode> {
             if args.bin.is_none() {
                 args.bin = Some(build_reference()?.display().to_string());
             }
+            // The interop cases exchange archives between the reference and podman, both ways:
+            // against podman the peer is the reference, against anything else podman.
+            if args.peer.is_none() {
+                let target = std::path::Path::new(args.target()).file_name();
+                args.peer = Some(if target == Some("podman".as_ref()) {
+                    build_reference()?.display().to_string()
+                } else {
+                    "podman".to_string()
+                });
+            }
             return conformance::suite::run(*args);
         }
         Task::Mutants(args) => return mutants::harness::run(*args),

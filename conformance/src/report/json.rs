@@ -58,6 +58,7 @@ mod tests {
                 "criu_version",
                 "distribution",
                 "kernel",
+                "peer",
                 "runtime",
                 "runtime_version",
                 "sandbox",

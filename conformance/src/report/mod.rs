@@ -77,11 +77,13 @@ pub struct Environment {
     pub distribution: String,
     /// The sandbox backend, e.g. `ns (trixie)`.
     pub sandbox: String,
+    /// The second engine of the interop cases and its version (`podman 5.4.2`), empty without one.
+    pub peer: String,
 }
 
 impl Environment {
     /// The fields as `(name, value)` pairs, in declaration order (used for JUnit properties).
-    pub fn fields(&self) -> [(&'static str, &str); 9] {
+    pub fn fields(&self) -> [(&'static str, &str); 10] {
         [
             ("target", &self.target),
             ("target_version", &self.target_version),
@@ -92,6 +94,7 @@ impl Environment {
             ("cgroup_version", &self.cgroup_version),
             ("distribution", &self.distribution),
             ("sandbox", &self.sandbox),
+            ("peer", &self.peer),
         ]
     }
 }
@@ -303,6 +306,7 @@ pub(crate) mod tests {
             cgroup_version: "2".into(),
             distribution: "Debian GNU/Linux 13 (trixie)".into(),
             sandbox: "ns (trixie)".into(),
+            peer: "refpod 0.1.0".into(),
         };
         RunReport::new(
             environment,

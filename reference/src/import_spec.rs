@@ -1,0 +1,188 @@
+//! The spec of an imported checkpoint (`spec.dump`, refpod's or podman's) adapted to the container
+//! that imports it. What belongs to the exporting engine is replaced by this host's: the root, the
+//! cgroup and network namespace paths, named volumes' sources, hooks (the exporter's programs),
+//! and the per-container files the exporter bind-mounted from its own container folder (podman:
+//! `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`, `/run/.containerenv` and `/dev/shm` from
+//! `.../overlay-containers/<id>/userdata/`). CRIU restored those as external bind mounts: each must
+//! be there again at the same destination, from a file of the importing container's own.
+
+use crate::container::ContainerConfig;
+use crate::spec;
+use crate::store::Store;
+use crate::volumes;
+use anyhow::{bail, Result};
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+/// A file or folder the imported container needs in its userdata before the restore.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Provided {
+    File {
+        name: String,
+        content: Vec<u8>,
+    },
+    /// Filled from the archive's `devshm-checkpoint.tar` when it has one.
+    ShmDir {
+        name: String,
+    },
+}
+
+impl Provided {
+    pub fn name(&self) -> &str {
+        match self {
+            Provided::File { name, .. } | Provided::ShmDir { name } => name,
+        }
+    }
+}
+
+/// The folder of the exporter's container files: podman names it `userdata`.
+const EXPORTER_FOLDER: &str = "userdata";
+
+/// Where the importing container keeps its own copies, in its userdata: a folder of their own, so
+/// that no name from the archive can stand for one of refpod's files (`config.json`...).
+pub const PROVIDED_FOLDER: &str = "provided";
+
+/// The exporter's per-container file behind a bind mount's source, if it is one: its file name.
+fn exporter_file(source: &Path) -> Option<String> {
+    let parent = source.parent()?.file_name()?;
+    if parent != EXPORTER_FOLDER {
+        return None;
+    }
+    Some(source.file_name()?.to_string_lossy().into_owned())
+}
+
+/// What this host puts behind an exporter file bind-mounted at `destination`.
+fn provide(name: &str, destination: &str, config: &ContainerConfig, hostname: &str) -> Provided {
+    let name = name.to_string();
+    let content = match destination {
+        "/dev/shm" => return Provided::ShmDir { name },
+        "/etc/hosts" => format!("127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{hostname}\n"),
+        "/etc/hostname" => format!("{hostname}\n"),
+        "/etc/resolv.conf" => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        "/run/.containerenv" => format!(
+            "engine=\"refpod\"\nname=\"{}\"\nid=\"{}\"\n",
+            config.name, config.id
+        ),
+        _ => String::new(),
+    };
+    Provided::File {
+        name,
+        content: content.into_bytes(),
+    }
+}
+
+/// The adapted spec, and the files the caller must create in `<userdata>/provided/` before
+/// restoring it.
+pub fn adapt(
+    store: &Store,
+    mut spec: Spec,
+    config: &ContainerConfig,
+    rootfs: &Path,
+    userdata: &Path,
+) -> Result<(Spec, Vec<Provided>)> {
+    let mut root = spec.root().clone().unwrap_or_default();
+    root.set_path(rootfs.to_path_buf());
+    spec.set_root(Some(root));
+    spec.set_hooks(None);
+    if let Some(linux) = spec.linux_mut().as_mut() {
+        linux.set_cgroups_path(Some(PathBuf::from(spec::cgroups_path(&config.id))));
+        spec::set_netns(linux, &config.id);
+    }
+    let hostname = spec.hostname().clone().unwrap_or_default();
+    let mut provided: Vec<Provided> = vec![];
+    if let Some(mounts) = spec.mounts_mut().as_mut() {
+        for m in mounts.iter_mut() {
+            let dest = m.destination().display().to_string();
+            if let Some(v) = config.named_volumes.iter().find(|v| v.dest == dest) {
+                m.set_source(Some(volumes::data_dir(store, &v.name)));
+                continue;
+            }
+            let is_bind = m.typ().as_deref() == Some("bind");
+            let Some(name) = m
+                .source()
+                .as_deref()
+                .filter(|_| is_bind)
+                .and_then(exporter_file)
+            else {
+                continue;
+            };
+            if provided.iter().any(|p| p.name() == name) {
+                bail!("spec.dump: {name} is bind-mounted twice");
+            }
+            m.set_source(Some(userdata.join(PROVIDED_FOLDER).join(&name)));
+            provided.push(provide(&name, &dest, config, &hostname));
+        }
+    }
+    Ok((spec, provided))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Mount;
+
+    #[test]
+    fn podmans_userdata_files_become_the_importers() {
+        let mut m = Mount::default();
+        m.set_destination("/etc/hosts".into());
+        m.set_typ(Some("bind".into()));
+        m.set_source(Some(
+            "/run/containers/storage/overlay-containers/abc/userdata/hosts".into(),
+        ));
+        assert_eq!(
+            exporter_file(m.source().as_deref().unwrap()).as_deref(),
+            Some("hosts")
+        );
+        assert_eq!(exporter_file(Path::new("/srv/data")), None);
+        assert_eq!(exporter_file(Path::new("/")), None);
+    }
+
+    #[test]
+    fn a_podman_spec_gets_this_hosts_paths() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), None).unwrap();
+        let ud = "/var/lib/containers/storage/overlay-containers/abc/userdata";
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "root": { "path": "/var/lib/containers/storage/overlay/x/merged" },
+            "hostname": "abc",
+            "hooks": { "prestart": [{ "path": "/usr/libexec/podman/hook" }] },
+            "mounts": [
+                { "destination": "/vol", "type": "bind", "source": "/var/lib/containers/storage/volumes/v/_data" },
+                { "destination": "/dev/shm", "type": "bind", "source": format!("{ud}/shm") },
+                { "destination": "/etc/hosts", "type": "bind", "source": format!("{ud}/hosts") },
+                { "destination": "/srv", "type": "bind", "source": "/srv" }
+            ],
+            "linux": { "cgroupsPath": "/libpod_parent/libpod-abc", "namespaces": [{ "type": "network", "path": "/run/netns/x" }] }
+        }))
+        .unwrap();
+        let config: ContainerConfig = serde_json::from_value(serde_json::json!({
+            "id": "0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
+            "RawImageName": "", "runtime": "crun", "createdTime": "2026-01-01T00:00:00Z",
+            "namedVolumes": [{ "volumeName": "v", "dest": "/vol" }]
+        }))
+        .unwrap();
+        let (spec, provided) =
+            adapt(&store, spec, &config, Path::new("/r"), Path::new("/u")).unwrap();
+        assert_eq!(spec.root().as_ref().unwrap().path(), Path::new("/r"));
+        assert!(spec.hooks().is_none());
+        let sources: Vec<_> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.source().clone().unwrap())
+            .collect();
+        assert_eq!(sources[0], volumes::data_dir(&store, "v"));
+        assert_eq!(sources[1], Path::new("/u/provided/shm"));
+        assert_eq!(sources[2], Path::new("/u/provided/hosts"));
+        assert_eq!(sources[3], Path::new("/srv"), "a user's bind mount stays");
+        assert_eq!(provided[0], Provided::ShmDir { name: "shm".into() });
+        assert_eq!(provided[1].name(), "hosts");
+        let linux = spec.linux().as_ref().unwrap();
+        assert_eq!(
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/refpod/0123456789abcdef"))
+        );
+    }
+}
