@@ -92,8 +92,9 @@ const CHECKPOINT: &[Verb] = &[Verb::Checkpoint];
 const RESTORE: &[Verb] = &[Verb::Restore];
 const BOTH: &[Verb] = &[Verb::Checkpoint, Verb::Restore];
 
-/// Cases that export or import an archive.
-const ARCHIVES: &[&str] = &["export.", "import."];
+/// Cases that export or import an archive (`interop.to-peer`: the target exports, the peer engine
+/// restores).
+const ARCHIVES: &[&str] = &["export.", "import.", "interop.to-peer"];
 
 /// Cases that check an archive's compression, or restore one.
 const COMPRESSION: &[&str] = &[
@@ -270,7 +271,7 @@ pub const CATALOG: &[Mutant] = &[
         D::FlagDropped { verbs: RESTORE, long: "name" },
         "restore ignores `--name`/`-n`: the copy gets the checkpointed container's name",
     )
-    .on(&["import", "create-image.restore", "leave-running.export"]),
+    .on(&["import", "create-image.restore", "leave-running.export", "interop.from-peer"]),
     // --- options that are always on ---
     mutant(
         "checkpoint-leaves-running",
@@ -509,7 +510,13 @@ pub const CATALOG: &[Mutant] = &[
         D::Inspect(InspectEdit::NotRestored),
         "`container inspect` reports `Restored: false`",
     )
-    .on(&["basic.state-after-restore", "keep.restore", "import.", "leave-running.export"]),
+    .on(&[
+        "basic.state-after-restore",
+        "keep.restore",
+        "import.",
+        "leave-running.export",
+        "interop.from-peer",
+    ]),
     mutant(
         "pre-checkpoint-full-dump",
         D::FlagDropped { verbs: CHECKPOINT, long: "pre-checkpoint" },

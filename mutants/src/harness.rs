@@ -29,6 +29,10 @@ pub struct MutantsArgs {
     /// name found inside it.
     #[arg(long, default_value = "podman")]
     pub bin: String,
+    /// The peer engine of the interop cases, given to every suite run (`cargo xtask mutants`
+    /// sets it as `cargo xtask conformance` does: the reference for podman, podman for others).
+    #[arg(long)]
+    pub peer: Option<String>,
     /// Only this mutant (repeatable); default: the whole catalog.
     #[arg(long = "mutant", value_name = "NAME")]
     pub mutants: Vec<String>,
@@ -352,6 +356,9 @@ impl Harness {
         }
         if let Some(dir) = &self.args.cache_dir {
             words.extend(["--cache-dir".into(), dir.display().to_string()]);
+        }
+        if let Some(peer) = &self.args.peer {
+            words.extend(["--peer".into(), peer.clone()]);
         }
         if let Some(file) = &self.expectations {
             words.extend(["--expectations".into(), file.display().to_string()]);

@@ -101,19 +101,17 @@ fn run(task: Task) -> Result<ExitCode> {
             if args.bin.is_none() {
                 args.bin = Some(build_reference()?.display().to_string());
             }
-            // The interop cases exchange archives between the reference and podman, both ways:
-            // against podman the peer is the reference, against anything else podman.
             if args.peer.is_none() {
-                let target = std::path::Path::new(args.target()).file_name();
-                args.peer = Some(if target == Some("podman".as_ref()) {
-                    build_reference()?.display().to_string()
-                } else {
-                    "podman".to_string()
-                });
+                args.peer = Some(default_peer(args.target())?);
             }
             return conformance::suite::run(*args);
         }
-        Task::Mutants(args) => return mutants::harness::run(*args),
+        Task::Mutants(mut args) => {
+            if args.peer.is_none() {
+                args.peer = Some(default_peer(&args.bin)?);
+            }
+            return mutants::harness::run(*args);
+        }
         Task::Bench(b) => return bench::run(b),
         Task::Sandbox { opts, action } => {
             let sandbox = opts.sandbox()?;
@@ -139,6 +137,18 @@ fn run(task: Task) -> Result<ExitCode> {
 }
 
 /// Builds the reference implementation (the suite's default target) and returns its binary.
+/// The interop cases exchange archives between the reference and podman, both ways: against
+/// podman the peer is the reference, against anything else podman.
+fn default_peer(target: &str) -> Result<String> {
+    Ok(
+        if std::path::Path::new(target).file_name() == Some("podman".as_ref()) {
+            build_reference()?.display().to_string()
+        } else {
+            "podman".to_string()
+        },
+    )
+}
+
 fn build_reference() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
