@@ -274,6 +274,18 @@ pub const CATALOG: &[Mutant] = &[
     .on(&["import", "create-image.restore", "leave-running.export", "interop.from-peer"]),
     // --- options that are always on ---
     mutant(
+        "import-ignores-rootfs",
+        D::FlagAdded { verbs: RESTORE, long: "ignore-rootfs" },
+        "restore always leaves out the archive's rootfs changes, as with `--ignore-rootfs`",
+    )
+    .on(&["import.rootfs", "interop.from-peer-rootfs"]),
+    mutant(
+        "import-ignores-volumes",
+        D::FlagAdded { verbs: RESTORE, long: "ignore-volumes" },
+        "restore always leaves out the archive's volumes, as with `--ignore-volumes`",
+    )
+    .on(&["import.volume", "interop.from-peer-volume"]),
+    mutant(
         "checkpoint-leaves-running",
         D::FlagAdded { verbs: CHECKPOINT, long: "leave-running" },
         "checkpoint always leaves the container running",
