@@ -142,6 +142,25 @@ fn volume_tar(data: &Path, tmp: &Path) -> Result<File> {
     Ok(f)
 }
 
+/// Where podman keeps a named volume's content, in its default storage.
+const PODMAN_VOLUME_DATA: &str = "/var/lib/containers/storage/volumes";
+
+/// The container's OCI spec as `spec.dump`, with the sources of named volumes where podman keeps
+/// them: podman's import recreates named volumes by name but keeps spec.dump's mounts as written,
+/// so an archive it can restore names podman's paths, as podman's own exports do.
+fn spec_dump(c: &Container, config_json: &[u8]) -> Result<Vec<u8>> {
+    let mut spec: serde_json::Value = serde_json::from_slice(config_json).context("config.json")?;
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        for m in mounts {
+            let dest = m["destination"].as_str().unwrap_or_default();
+            if let Some(v) = c.config.named_volumes.iter().find(|v| v.dest == dest) {
+                m["source"] = format!("{PODMAN_VOLUME_DATA}/{}/_data", v.name).into();
+            }
+        }
+    }
+    Ok(serde_json::to_vec_pretty(&spec)?)
+}
+
 /// Writes the members into `w`. `config_dump` and `spec_dump` are the container's config and
 /// OCI spec as JSON.
 pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Result<W> {
@@ -155,7 +174,11 @@ pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Re
         "config.dump",
         &serde_json::to_vec_pretty(&c.config)?,
     )?;
-    append_bytes(&mut b, "spec.dump", &fs::read(ud.join("config.json"))?)?;
+    append_bytes(
+        &mut b,
+        "spec.dump",
+        &spec_dump(c, &fs::read(ud.join("config.json"))?)?,
+    )?;
     for name in ["network.status", "stats-dump", "ctr.log"] {
         let path = ud.join(name);
         if path.exists() {
