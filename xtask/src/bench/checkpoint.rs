@@ -411,7 +411,7 @@ fn archivers(
 }
 
 pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
-    let sandbox = opts.common.sandbox()?;
+    let (sandbox, _lease) = opts.common.sandbox()?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),

@@ -10,7 +10,7 @@ mod profile;
 mod suite;
 
 use anyhow::{Context as _, Result};
-use ckpt_sandbox::{Backend, Config, Sandbox};
+use ckpt_sandbox::{Backend, Config, Lease, Sandbox};
 use conformance::probe::Capabilities;
 use conformance::target::Target;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,8 @@ pub struct Common {
 }
 
 impl Common {
-    fn sandbox(&self) -> Result<Sandbox> {
+    /// The sandbox, held for the whole benchmark: stopped at the end if the benchmark started it.
+    fn sandbox(&self) -> Result<(Sandbox, Lease)> {
         let sandbox = Sandbox::new(Config {
             backend: Backend::Ns,
             suite: self.suite.clone(),
@@ -59,8 +60,8 @@ impl Common {
                 .clone()
                 .unwrap_or_else(ckpt_sandbox::default_cache_dir),
         })?;
-        sandbox.start()?;
-        Ok(sandbox)
+        let lease = sandbox.lease()?;
+        Ok((sandbox, lease))
     }
 }
 

@@ -148,7 +148,7 @@ fn profiled(
 }
 
 pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
-    let sandbox = opts.common.sandbox()?;
+    let (sandbox, _lease) = opts.common.sandbox()?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),

@@ -64,7 +64,7 @@ pub struct SuiteRun {
 }
 
 pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
-    let sandbox = args.common.sandbox()?;
+    let (sandbox, _lease) = args.common.sandbox()?;
     let mut bins = args.bin.clone();
     if bins.is_empty() {
         bins.push("podman".into());
