@@ -58,6 +58,13 @@ fn pre_checkpoint_cases_pass_in_the_vm_on_refpod_and_podman() {
         );
         return;
     }
+    // One boot for both targets: each suite run would otherwise start the vm and stop it again.
+    let vm = Sandbox::new(Config {
+        backend: Backend::Vm,
+        ..Config::from_env()
+    })
+    .unwrap();
+    let lease = vm.lease().expect("starting the vm sandbox");
     let mut problems = vec![];
     for bin in [env!("CARGO_BIN_EXE_refpod"), "podman"] {
         let cases = run_in_vm(bin);
@@ -71,13 +78,7 @@ fn pre_checkpoint_cases_pass_in_the_vm_on_refpod_and_podman() {
             }
         }
     }
-    // The suite leaves its sandbox running for the next run; this test is the last user of the vm.
-    let vm = Sandbox::new(Config {
-        backend: Backend::Vm,
-        ..Config::from_env()
-    })
-    .unwrap();
-    vm.stop().expect("stopping the vm sandbox");
+    drop(lease);
     assert!(
         problems.is_empty(),
         "every pre-checkpoint case must pass in the vm:\n{}",
