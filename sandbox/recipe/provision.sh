@@ -66,6 +66,12 @@ case "$criu_version" in
     4.[2-9]*|4.[1-9][0-9]*|[5-9].*) ;;
     *) echo "CRIU $criu_version installed, but >= 4.2 is needed" >&2; exit 1 ;;
 esac
+step "install the third-party readers (checkpointctl, crit, skopeo) and podman-remote"
+# Independent judges of what a target produced: checkpointctl reads exported archives, crit
+# (python3-pycriu) decodes CRIU's images, skopeo reads images; podman-remote is a target of its own.
+in_root apt-get install -y -q checkpointctl python3-pycriu skopeo podman-remote >/dev/null
+in_root checkpointctl version >/dev/null
+in_root crit --help >/dev/null
 in_root apt-get clean
 
 step "container and CRIU configuration"
