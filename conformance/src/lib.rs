@@ -1,5 +1,6 @@
 //! The conformance suite for `podman container checkpoint` (see ARCHITECTURE.md for the map).
 
+pub mod alone;
 pub mod case;
 pub mod expectations;
 pub mod hostile;
@@ -9,6 +10,7 @@ pub mod oracle;
 pub mod probe;
 pub mod report;
 pub mod runner;
+pub mod share;
 pub mod suite;
 pub mod target;
 pub mod workload;

@@ -89,7 +89,8 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
 
 impl CaseRun<'_> {
     fn setup_and_steps(&mut self) -> Vec<Finding> {
-        if let Err(e) = std::fs::create_dir_all(self.names.files_dir()) {
+        let share = crate::share::Share::new(&self.ctx.share);
+        if let Err(e) = share.create_dir_all(self.names.files_dir()) {
             return vec![format!("cannot create the case's folder: {e}")];
         }
         for spec in &self.case.file.containers {
@@ -425,7 +426,9 @@ impl CaseRun<'_> {
         }
         if let Some(a) = &step.archive {
             let path = self.resolve(&a.file)?;
-            let bytes = std::fs::read(&path).map_err(|e| format!("no archive at {path}: {e}"))?;
+            let bytes = crate::share::Share::new(&self.ctx.share)
+                .read(path.as_ref())
+                .map_err(|e| format!("no archive at {path}: {e}"))?;
             self.log
                 .push_str(&format!("# archive {path}: {} bytes\n", bytes.len()));
             // Volume names are placeholders too (`volumes = ["{vol:data}"]`).
@@ -469,7 +472,7 @@ impl CaseRun<'_> {
         }
         if let Some(t) = &step.tmpfs {
             let dir = self.resolve(&t.dir)?;
-            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
+            crate::share::Share::new(&self.ctx.share).create_dir_all(dir.as_ref())?;
             let argv = [
                 "mount",
                 "-t",
@@ -586,7 +589,7 @@ impl CaseRun<'_> {
         }
         let path = self.resolve(&h.file)?;
         let bytes = attack.build(&aim);
-        std::fs::write(&path, &bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
+        crate::share::Share::new(&self.ctx.share).write(path.as_ref(), &bytes)?;
         self.log.push_str(&format!(
             "# hostile archive `{}` ({}): {path}, {} bytes\n",
             attack.name,

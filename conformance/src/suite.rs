@@ -14,7 +14,7 @@ use ckpt_sandbox::{Backend, Config, Sandbox};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -86,9 +86,6 @@ impl SuiteArgs {
         self.bin.as_deref().unwrap_or("podman")
     }
 }
-
-/// `--all` and `--latest` see every container: such cases hold this for writing, others for reading.
-static EXCLUSIVE: RwLock<()> = RwLock::new(());
 
 fn selected(args: &SuiteArgs, id: &str) -> bool {
     let matches = |f: &String| {
@@ -274,12 +271,20 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         trials.push(
             Trial::test(id, move || {
                 let started = Instant::now();
-                let result = if case.exclusive() {
-                    let _alone = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
-                    runner::run_case(&ctx, &case)
+                let hold = if case.exclusive() {
+                    crate::alone::exclusive(&ctx.share)
                 } else {
-                    let _shared = EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner());
-                    runner::run_case(&ctx, &case)
+                    crate::alone::shared(&ctx.share)
+                };
+                let result = match hold {
+                    Ok(_hold) => runner::run_case(&ctx, &case),
+                    Err(e) => runner::CaseResult {
+                        findings: vec![format!(
+                            "cannot take the sandbox's case lock in {}: {e}",
+                            ctx.share.display()
+                        )],
+                        log: String::new(),
+                    },
                 };
                 let outcome = if result.findings.is_empty() {
                     Outcome::Passed

@@ -2,6 +2,7 @@
 //! sandbox. Every call is recorded (argv, exit status, stdout, stderr, wall time) for the case's log
 //! and for the benchmark of the suite's own overhead.
 
+use ckpt_sandbox::bounded::Limits;
 use ckpt_sandbox::Sandbox;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,10 @@ pub fn wait(d: Duration) {
 pub fn wait_total() -> Duration {
     Duration::from_nanos(WAIT_NANOS.load(Ordering::Relaxed))
 }
+
+/// Bytes kept of a command's stdout and of its stderr: far more than any real output of the
+/// command surface (inspect of every container), far less than a target printing without end.
+const MAX_OUTPUT: usize = 16 << 20;
 
 #[derive(Clone)]
 pub struct Target {
@@ -124,8 +129,17 @@ impl Target {
         let secs = timeout.as_secs().max(1).to_string();
         let mut wrapped = vec!["timeout".into(), "-k".into(), "2".into(), secs];
         wrapped.extend(argv.iter().cloned());
+        // Bounded on our side too: `timeout` cannot reach a child that left its process group
+        // (setsid) while holding the output, nor stop a target that prints without end.
+        let limits = Limits {
+            deadline: timeout.max(Duration::from_secs(1)) + Duration::from_secs(3),
+            max_output: MAX_OUTPUT,
+        };
         let start = Instant::now();
-        let output = self.sandbox.command(&wrapped).and_then(|mut c| c.output());
+        let output = self
+            .sandbox
+            .command(&wrapped)
+            .and_then(|mut c| c.output_bounded(limits));
         let duration = start.elapsed();
         COMMANDS.fetch_add(1, Ordering::Relaxed);
         COMMAND_NANOS.fetch_add(duration.as_nanos() as u64, Ordering::Relaxed);
@@ -135,12 +149,16 @@ impl Target {
                 let code = out.status.code().or_else(|| {
                     std::os::unix::process::ExitStatusExt::signal(&out.status).map(|s| 128 + s)
                 });
+                let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                if let Some(note) = out.note() {
+                    stderr.push_str(&format!("\n[the suite: {note}]\n"));
+                }
                 Call {
                     argv,
                     // timeout(1) exits 124 when it had to kill the command.
-                    exit: code.filter(|c| *c != 124),
+                    exit: code.filter(|c| *c != 124 && !out.timed_out),
                     stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    stderr,
                     duration,
                 }
             }

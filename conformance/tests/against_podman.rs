@@ -245,3 +245,39 @@ fn an_interrupted_run_removes_what_it_created() {
         "the interrupted run left something behind"
     );
 }
+
+/// Two runs on one sandbox never see each other's containers: the `--all` cases of one would
+/// checkpoint the other's (the lock that makes them run alone holds across processes).
+#[test]
+fn two_runs_at_once_do_not_see_each_other() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(sandbox) = testing::started_sandbox_or_skip("two_runs_at_once_do_not_see_each_other")
+    else {
+        return;
+    };
+    let before = inventory(&sandbox);
+    // One run of the cases that act on every container, one of cases whose containers must keep
+    // running; each started while the other is under way.
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = |filter: &str| {
+        suite()
+            .args(["--jobs", "2", filter, "--report-json"])
+            .arg(dir.path().join(format!("{filter}json")))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let basic = spawn("basic.");
+    std::thread::sleep(Duration::from_secs(2));
+    let all = spawn("all.");
+    for (name, child) in [("all.", all), ("basic.", basic)] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "the run of {name} failed beside the other:\n{}",
+            text(&out)
+        );
+    }
+    assert_eq!(inventory(&sandbox), before, "the runs left something behind");
+}

@@ -302,6 +302,25 @@ pub fn processes_in_mount_namespace(ns: &str) -> Vec<i32> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_private_dir_is_ours_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let fresh = base.path().join("a/share");
+        private_dir(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        private_dir(&fresh).unwrap(); // again: the same folder is fine
+        // Made first by someone else: writable by all, or a link to elsewhere.
+        let open = base.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(private_dir(&open).is_err());
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(private_dir(&link).is_err());
+    }
+
     /// A file the test process holds open without close-on-exec, as `flock FILE cmd` passes its
     /// lock: does a child see it?
     fn child_sees_inherited_file(detach: bool) -> bool {
@@ -352,4 +371,28 @@ mod tests {
         assert!(err.downcast_ref::<Unavailable>().is_some());
         assert!(err.to_string().contains("CKPT_DEBIAN_MIRROR"), "{err}");
     }
+}
+
+/// Creates `dir` (and its parents) when missing and makes sure it is a folder of ours alone: not a
+/// link, owned by this user, written by no one else (mode 0700 when created). A folder that fails
+/// this was made by someone else, and the run refuses it rather than share files through it.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        bail!(
+            "{} is not a private folder of this user (a link, another owner, or writable by others): remove it and run again",
+            dir.display()
+        );
+    }
+    Ok(())
 }

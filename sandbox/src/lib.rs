@@ -9,6 +9,7 @@
 //! The suite only needs [`Sandbox::command`] (run something inside) and [`Sandbox::share_dir`] (a host
 //! folder seen at the same path inside).
 
+pub mod bounded;
 pub mod host;
 mod lease;
 mod ns;
@@ -120,6 +121,15 @@ impl SandboxCommand {
         match &mut self.0 {
             Runner::Process(cmd) => Ok(cmd.output()?),
             Runner::Vm(request) => request.output(),
+        }
+    }
+
+    /// Runs it within `limits` (a deadline, a cap on the output kept, no hang on a descendant
+    /// that keeps the output open): for commands whose behaviour is not trusted, such as a target.
+    pub fn output_bounded(&mut self, limits: bounded::Limits) -> Result<bounded::Bounded> {
+        match &mut self.0 {
+            Runner::Process(cmd) => bounded::run(cmd, limits),
+            Runner::Vm(request) => request.output_within(limits),
         }
     }
 
@@ -268,8 +278,10 @@ impl Sandbox {
             Backend::Ns => Ok(self.ns().share_dir()),
             Backend::Vm => Ok(self.vm().share_dir()),
             Backend::None => {
-                let dir = std::env::temp_dir().join("checkpoint-conformance-share");
-                std::fs::create_dir_all(&dir)?;
+                // Not a fixed name under /tmp, which any local user could create first: a folder
+                // of the cache, ours alone.
+                let dir = self.config.cache_dir.join("none-share");
+                host::private_dir(&dir)?;
                 Ok(dir)
             }
         }

@@ -529,6 +529,20 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 impl Request {
     /// Runs the command in the guest and waits for it: stdout, stderr and its exit status.
     pub fn output(&self) -> Result<Output> {
+        let b = self.output_within(crate::bounded::Limits {
+            deadline: Duration::MAX,
+            max_output: usize::MAX,
+        })?;
+        Ok(Output {
+            status: b.status,
+            stdout: b.stdout,
+            stderr: b.stderr,
+        })
+    }
+
+    /// As `output`, but an error once `limits.deadline` (plus a grace) has passed without an exit
+    /// status, and at most `limits.max_output` bytes of each output read back.
+    pub fn output_within(&self, limits: crate::bounded::Limits) -> Result<crate::bounded::Bounded> {
         let id = format!(
             "{}-{}",
             std::process::id(),
@@ -541,23 +555,45 @@ impl Request {
             .with_context(|| format!("creating the request {}", writing.display()))?;
         std::fs::write(writing.join("argv"), &self.argv)?;
         std::fs::rename(&writing, &ready)?;
-        let result = self.wait(&claimed);
+        let result = self.wait(&ready, &claimed, limits);
         let _ = std::fs::remove_dir_all(&ready);
         let _ = std::fs::remove_dir_all(&claimed);
         result
     }
 
-    fn wait(&self, claimed: &Path) -> Result<Output> {
+    fn wait(
+        &self,
+        ready: &Path,
+        claimed: &Path,
+        limits: crate::bounded::Limits,
+    ) -> Result<crate::bounded::Bounded> {
         let exit = claimed.join("exit");
+        let started = Instant::now();
         let mut checked = Instant::now();
         while !exit.exists() {
-            // A guest that died (panic, killed qemu) never answers: say so instead of waiting forever.
             if checked.elapsed() > Duration::from_secs(1) {
+                // A guest that died (panic, killed qemu) never answers: say so instead of waiting forever.
                 if !is_our_qemu(self.qemu_pid, &self.overlay) {
                     bail!(
                         "the vm sandbox's qemu ({}) exited while the command ran: see {}",
                         self.qemu_pid,
                         self.console.display()
+                    );
+                }
+                // Nor does a guest whose agent died: an agent polls at least every 200 ms.
+                if ready.exists() && started.elapsed() > AGENT_ANSWERS_WITHIN {
+                    bail!(
+                        "the vm sandbox's agent took no request for {} s: it is not running (see {})",
+                        AGENT_ANSWERS_WITHIN.as_secs(),
+                        self.console.display()
+                    );
+                }
+                if started.elapsed().saturating_sub(crate::bounded::Limits::GRACE * 3)
+                    > limits.deadline
+                {
+                    bail!(
+                        "no exit status from the vm sandbox's agent {:.0} s after the command's deadline",
+                        (crate::bounded::Limits::GRACE * 3).as_secs_f64()
                     );
                 }
                 checked = Instant::now();
@@ -568,12 +604,35 @@ impl Request {
             .trim()
             .parse()
             .context("the guest agent wrote an unreadable exit status")?;
-        Ok(Output {
+        let (stdout, out_dropped) = read_capped(&claimed.join("stdout"), limits.max_output)?;
+        let (stderr, err_dropped) = read_capped(&claimed.join("stderr"), limits.max_output)?;
+        Ok(crate::bounded::Bounded {
             status: exit_status(code),
-            stdout: std::fs::read(claimed.join("stdout"))?,
-            stderr: std::fs::read(claimed.join("stderr"))?,
+            stdout,
+            stderr,
+            timed_out: false,
+            dropped: out_dropped + err_dropped,
+            killed_holders: Vec::new(),
         })
     }
+}
+
+/// How long a running guest's agent may take to claim a request (it polls every 20-200 ms; under
+/// emulation on a busy host, far slower, never this slow).
+const AGENT_ANSWERS_WITHIN: Duration = if cfg!(test) {
+    Duration::from_secs(2)
+} else {
+    Duration::from_secs(60)
+};
+
+/// At most `max` bytes of a file, and how many more it held.
+fn read_capped(path: &Path, max: usize) -> Result<(Vec<u8>, u64)> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut kept = Vec::new();
+    file.take(max as u64).read_to_end(&mut kept)?;
+    Ok((kept.clone(), len.saturating_sub(kept.len() as u64)))
 }
 
 /// The shell's `$?` as a wait status: 128+N means killed by signal N (as `nsenter` would report it).
@@ -715,6 +774,45 @@ mod tests {
         agent.child.wait().unwrap();
         let err = agent.request(&["true"]).output().unwrap_err();
         assert!(err.to_string().contains("exited"), "{err}");
+    }
+
+    #[test]
+    fn a_dead_agent_in_a_live_guest_is_an_error_not_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = dir.path().join("agent");
+        std::fs::create_dir(&agent).unwrap();
+        // Stands in for a live qemu (its command line names the overlay); no agent answers.
+        let mut qemu = Command::new("sh")
+            .args(["-c", "sleep 60", "qemu"])
+            .arg(&agent)
+            .spawn()
+            .unwrap();
+        let request = Request {
+            argv: encode_argv(&["true"]).unwrap(),
+            qemu_pid: qemu.id() as i32,
+            overlay: agent.clone(),
+            console: dir.path().join("console.log"),
+            agent,
+        };
+        let started = Instant::now();
+        let err = request.output().unwrap_err();
+        let _ = qemu.kill();
+        let _ = qemu.wait();
+        assert!(err.to_string().contains("agent took no request"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_command_past_its_deadline_is_an_error_not_a_wait() {
+        let agent = HostAgent::start();
+        let err = agent
+            .request(&["sleep", "60"])
+            .output_within(crate::bounded::Limits {
+                deadline: Duration::from_secs(1),
+                max_output: 1024,
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("deadline"), "{err}");
     }
 
     #[test]
