@@ -80,7 +80,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         // The writer now runs; a new shared hold waits until it is done.
         let _second = shared(dir.path()).unwrap();
-        assert!(!alone.load(Ordering::SeqCst), "a shared hold beside the exclusive one");
+        assert!(
+            !alone.load(Ordering::SeqCst),
+            "a shared hold beside the exclusive one"
+        );
         writer.join().unwrap();
     }
 }

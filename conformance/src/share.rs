@@ -111,7 +111,11 @@ impl Share {
             let std::path::Component::Normal(name) = part else {
                 return Err(format!("{} is not a plain path", path.display()));
             };
-            match nix::sys::stat::mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755)) {
+            match nix::sys::stat::mkdirat(
+                Some(dir.as_raw_fd()),
+                name,
+                Mode::from_bits_truncate(0o755),
+            ) {
                 Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                 Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
             }
@@ -119,7 +123,10 @@ impl Share {
                 .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
                 .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
             let fd = openat2(dir.as_raw_fd(), Path::new(name), how).map_err(|e| {
-                format!("{} is not a folder reached without a link: {e}", path.display())
+                format!(
+                    "{} is not a folder reached without a link: {e}",
+                    path.display()
+                )
             })?;
             // SAFETY: openat2 returned a new file descriptor that nothing else owns.
             dir = unsafe { File::from_raw_fd(fd) };

@@ -279,5 +279,9 @@ fn two_runs_at_once_do_not_see_each_other() {
             text(&out)
         );
     }
-    assert_eq!(inventory(&sandbox), before, "the runs left something behind");
+    assert_eq!(
+        inventory(&sandbox),
+        before,
+        "the runs left something behind"
+    );
 }

@@ -117,7 +117,11 @@ fn holders(inodes: &[u64]) -> Vec<i32> {
     };
     let mut found = Vec::new();
     for entry in procs.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if pid == me {
@@ -265,8 +269,8 @@ mod tests {
         assert_eq!(b.killed_holders.len(), 1, "{b:?}");
         let pid = b.killed_holders[0];
         std::thread::sleep(Duration::from_millis(200));
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.contains(") Z "));
+        let alive =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
         assert!(!alive, "the holder {pid} still runs");
     }
 

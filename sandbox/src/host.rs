@@ -311,7 +311,7 @@ mod tests {
         let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         private_dir(&fresh).unwrap(); // again: the same folder is fine
-        // Made first by someone else: writable by all, or a link to elsewhere.
+                                      // Made first by someone else: writable by all, or a link to elsewhere.
         let open = base.path().join("open");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -294,12 +294,21 @@ impl NsSandbox {
         let state = self.read_state();
         let Some(pid) = self.running_init() else {
             if let Some(state) = state {
-                remove_new_cgroups(&state)?;
+                remove_new_cgroups(&state, &[])?;
             }
             let _ = std::fs::remove_file(self.state_file());
             return Ok(());
         };
         let mount_ns = host::mount_namespace(pid);
+        // The cgroups the sandbox's processes are in, before they die: with the engines' own
+        // parents, what identifies a new cgroup as the sandbox's rather than other software's.
+        let held: Vec<PathBuf> = match (&mount_ns, &state) {
+            (Some(ns), Some(state)) => host::processes_in_mount_namespace(ns)
+                .into_iter()
+                .filter_map(|pid| process_cgroup(&state.cgroup2, pid))
+                .collect(),
+            _ => vec![],
+        };
         // SIGKILL to a PID namespace's first process kills every process in it.
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
@@ -327,7 +336,7 @@ impl NsSandbox {
             std::thread::sleep(Duration::from_millis(50));
         }
         if let Some(state) = state {
-            remove_new_cgroups(&state)?;
+            remove_new_cgroups(&state, &held)?;
         }
         let _ = std::fs::remove_file(self.state_file());
         Ok(())
@@ -365,14 +374,36 @@ fn is_our_init(pid: i32, rootfs: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Removes the cgroup2 directories created since start, deepest first. A cgroup whose processes
-/// are still exiting is busy for a moment, hence the retries.
-fn remove_new_cgroups(state: &State) -> Result<()> {
+/// Where the sandbox's engines put their containers' cgroups (podman's cgroupfs parent, refpod's).
+const ENGINE_CGROUP_PARENTS: &[&str] = &["libpod_parent", "refpod"];
+
+/// A process's cgroup2 folder on the host (`0::/path` in `/proc/PID/cgroup`).
+fn process_cgroup(cgroup2: &Path, pid: i32) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(cgroup2.join(path.trim_start_matches('/')))
+}
+
+/// Whether a cgroup created since start is the sandbox's: it held one of the sandbox's processes
+/// at stop (`held`), or is above or below one that did, or lies under an engine's parent. Other
+/// software's cgroups, made on the shared host tree meanwhile, are none of these.
+fn is_sandbox_cgroup(cgroup2: &Path, dir: &Path, held: &[PathBuf]) -> bool {
+    held.iter()
+        .any(|h| h.starts_with(dir) || dir.starts_with(h))
+        || ENGINE_CGROUP_PARENTS
+            .iter()
+            .any(|p| dir.starts_with(cgroup2.join(p)))
+}
+
+/// Removes the sandbox's cgroup2 directories created since start, deepest first. A cgroup whose
+/// processes are still exiting is busy for a moment, hence the retries.
+fn remove_new_cgroups(state: &State, held: &[PathBuf]) -> Result<()> {
     let start = Instant::now();
     loop {
         let mut new: Vec<PathBuf> = host::cgroup_dirs(&state.cgroup2)
             .into_iter()
             .filter(|d| !state.cgroups_before.contains(d))
+            .filter(|d| is_sandbox_cgroup(&state.cgroup2, d, held))
             .collect();
         // The host's cgroup tree is shared with any other sandbox running now. Once our processes
         // have had time to die, a cgroup that still holds processes (itself or below) is another
@@ -407,4 +438,25 @@ fn populated(cgroup: &Path) -> bool {
     std::fs::read_to_string(cgroup.join("cgroup.events"))
         .map(|events| events.lines().any(|l| l == "populated 1"))
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sandboxs_new_cgroups_are_its_own() {
+        let root = Path::new("/sys/fs/cgroup/unified");
+        let held = [root.join("libpod_parent/conmon"), root.join("x/y")];
+        let ours = |p: &str| is_sandbox_cgroup(root, &root.join(p), &held);
+        assert!(ours("libpod_parent"));
+        assert!(ours("libpod_parent/libpod-0123"));
+        assert!(ours("refpod/abc"));
+        assert!(ours("x"));
+        assert!(ours("x/y/z"));
+        // Made by other software while the sandbox ran.
+        assert!(!ours("system.slice/other.service"));
+        assert!(!ours("x/other"));
+        assert!(!ours("libpod_parent_of_someone_else"));
+    }
 }

@@ -588,7 +588,9 @@ impl Request {
                         self.console.display()
                     );
                 }
-                if started.elapsed().saturating_sub(crate::bounded::Limits::GRACE * 3)
+                if started
+                    .elapsed()
+                    .saturating_sub(crate::bounded::Limits::GRACE * 3)
                     > limits.deadline
                 {
                     bail!(

@@ -253,7 +253,16 @@ fn destroy_leaves_the_machine_as_it_was() {
     let ids: Vec<&str> = ids.split_whitespace().collect();
     assert!(!ids.is_empty());
 
+    // Other software's cgroup, made on the host's tree while the sandbox runs: not the sandbox's.
+    let foreign = host::cgroup2_mount()
+        .unwrap()
+        .join(format!("not-the-sandbox-{}", std::process::id()));
+    std::fs::create_dir(&foreign).unwrap();
+
     sandbox.destroy().unwrap();
+    let foreign_kept = foreign.is_dir();
+    let _ = std::fs::remove_dir(&foreign);
+    assert!(foreign_kept, "stop removed another program's cgroup");
     let after = trace(Some(&mount_ns));
     assert_eq!(
         after.sandbox_processes,

@@ -412,6 +412,7 @@ fn archivers(
 
 pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
     let (sandbox, _lease) = opts.common.sandbox()?;
+    let _hold = super::hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),

@@ -65,6 +65,13 @@ impl Common {
     }
 }
 
+/// A benchmark's containers must not be checkpointed by a suite run's `--all` cases in the same
+/// sandbox: it holds the sandbox as a case does (never the suite bench, whose child run takes its
+/// own holds).
+fn hold_as_a_case(sandbox: &Sandbox) -> Result<conformance::alone::Hold> {
+    Ok(conformance::alone::shared(&sandbox.share_dir()?)?)
+}
+
 pub fn run(bench: Bench) -> Result<ExitCode> {
     match bench {
         Bench::Suite(args) => suite::run(args),

@@ -149,6 +149,7 @@ fn profiled(
 
 pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
     let (sandbox, _lease) = opts.common.sandbox()?;
+    let _hold = super::hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),
