@@ -398,12 +398,19 @@ fn is_sandbox_cgroup(cgroup2: &Path, dir: &Path, held: &[PathBuf]) -> bool {
 /// Removes the sandbox's cgroup2 directories created since start, deepest first. A cgroup whose
 /// processes are still exiting is busy for a moment, hence the retries.
 fn remove_new_cgroups(state: &State, held: &[PathBuf]) -> Result<()> {
+    // Only cgroups made since start say anything: the sandbox's first processes sit in one that
+    // was already there (the host's root, say), and everything lies below that.
+    let held: Vec<PathBuf> = held
+        .iter()
+        .filter(|h| !state.cgroups_before.contains(h) && **h != state.cgroup2)
+        .cloned()
+        .collect();
     let start = Instant::now();
     loop {
         let mut new: Vec<PathBuf> = host::cgroup_dirs(&state.cgroup2)
             .into_iter()
             .filter(|d| !state.cgroups_before.contains(d))
-            .filter(|d| is_sandbox_cgroup(&state.cgroup2, d, held))
+            .filter(|d| is_sandbox_cgroup(&state.cgroup2, d, &held))
             .collect();
         // The host's cgroup tree is shared with any other sandbox running now. Once our processes
         // have had time to die, a cgroup that still holds processes (itself or below) is another
