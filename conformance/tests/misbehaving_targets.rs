@@ -92,6 +92,15 @@ fn misbehaving_targets_fail_their_cases_and_leave_nothing_behind() {
             "stdout was",
         ),
         ("does-nothing", "echo \"$3\"; exit 0", "State.Status"),
+        // A child in a session of its own keeps stdout open: `timeout` cannot reach it, and a
+        // reader waiting for the end of the output would wait for ever.
+        (
+            "detaches-holding-stdout",
+            "setsid sleep 600 & echo \"$3\"; exit 0",
+            "State.Status",
+        ),
+        // Output without end: kept up to a cap, the command killed at its timeout.
+        ("prints-without-end", "exec yes", "hung"),
     ];
     for (name, behaviour, expected) in targets {
         let report = run_against(&sandbox, name, behaviour);
