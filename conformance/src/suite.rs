@@ -26,8 +26,10 @@ pub struct SuiteArgs {
     pub bin: Option<String>,
     /// A second podman-compatible engine for the interop cases (a host path or a name inside the
     /// sandbox): it restores the target's archives and exports archives for the target. Without
-    /// one, those cases are skipped. `cargo xtask conformance` sets podman, or refpod when the
-    /// target is podman.
+    /// one, those cases are skipped. Several, comma-separated: the first that keeps its
+    /// containers apart from the target's (another store than the target's `info`) is taken; a
+    /// wrapper of podman, or podman-remote, shares podman's store and is no second engine.
+    /// `cargo xtask conformance` sets `podman,<refpod>`, or refpod when the target is podman.
     #[arg(long)]
     pub peer: Option<String>,
     /// Where containers run: ns (Debian podman + CRIU in private namespaces), vm (the same under
@@ -154,21 +156,23 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     };
     let target = Target::new(sandbox.clone(), bin, global_args.clone());
     ensure_test_image(&target)?;
-    let peer = match &args.peer {
-        Some(p) => {
-            let peer = Target::new(sandbox.clone(), resolve_bin(&sandbox, p)?, global_args);
-            ensure_test_image(&peer)?;
-            same_test_image(&target, &peer)?;
-            Some(peer)
-        }
-        None => None,
+    let (peer, no_peer) = match &args.peer {
+        Some(candidates) => choose_peer(&sandbox, &target, candidates, &global_args)?,
+        None => (None, None),
     };
+    if let Some(peer) = &peer {
+        ensure_test_image(peer)?;
+        same_test_image(&target, peer)?;
+    }
     let label = match args.sandbox {
         Backend::Ns => format!("ns ({})", args.suite),
         Backend::Vm => format!("vm ({})", args.suite),
         Backend::None => "none (host)".to_string(),
     };
     let mut caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);
+    if let Some(reason) = no_peer {
+        caps.peer = Err(reason);
+    }
     if let Some(peer) = &peer {
         caps.peer = Ok(());
         let version = peer.call(&["--version".into()], Duration::from_secs(30));
@@ -381,6 +385,53 @@ fn case_report(
 }
 
 /// A host path is copied into the sandbox; anything else is a name found inside.
+/// Where an engine keeps its containers: `store.graphRoot` of its `info --format json`.
+fn store_of(engine: &Target) -> Option<String> {
+    let call = engine.call(
+        &["info".into(), "--format".into(), "json".into()],
+        Duration::from_secs(60),
+    );
+    let info: serde_json::Value = serde_json::from_str(&call.stdout).ok()?;
+    info["store"]["graphRoot"].as_str().map(String::from)
+}
+
+/// The first of the comma-separated `candidates` that is a second engine: one whose store is not
+/// the target's (two clients of one store would see each other's containers, and every interop
+/// case would fail on an ID already in use). Returns it, or why there is none.
+fn choose_peer(
+    sandbox: &Sandbox,
+    target: &Target,
+    candidates: &str,
+    global_args: &[String],
+) -> Result<(Option<Target>, Option<String>)> {
+    let target_store = store_of(target);
+    let mut refused = Vec::new();
+    for candidate in candidates.split(',').filter(|c| !c.is_empty()) {
+        let peer = Target::new(
+            sandbox.clone(),
+            resolve_bin(sandbox, candidate)?,
+            global_args.to_vec(),
+        );
+        let store = store_of(&peer);
+        match (&target_store, &store) {
+            (Some(t), Some(p)) if t == p => {
+                eprintln!(
+                    "peer {candidate}: not a second engine, it shares the target's store {p}"
+                );
+                refused.push(format!("{candidate} shares the target's store {p}"));
+            }
+            _ => return Ok((Some(peer), None)),
+        }
+    }
+    Ok((
+        None,
+        Some(format!(
+            "needs a second engine with a store of its own, and none was: {}",
+            refused.join("; ")
+        )),
+    ))
+}
+
 fn resolve_bin(sandbox: &Sandbox, bin: &str) -> Result<String> {
     let path = Path::new(bin);
     if bin.contains('/') && path.is_file() {

@@ -136,19 +136,22 @@ fn run(task: Task) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds the reference implementation (the suite's default target) and returns its binary.
 /// The interop cases exchange archives between the reference and podman, both ways: against
-/// podman the peer is the reference, against anything else podman.
+/// podman the peer is the reference, against anything else podman, unless it shares the
+/// target's store (a wrapper of podman, podman-remote): then the reference (the suite takes the
+/// first candidate with a store of its own).
 fn default_peer(target: &str) -> Result<String> {
+    let reference = build_reference()?.display().to_string();
     Ok(
         if std::path::Path::new(target).file_name() == Some("podman".as_ref()) {
-            build_reference()?.display().to_string()
+            reference
         } else {
-            "podman".to_string()
+            format!("podman,{reference}")
         },
     )
 }
 
+/// Builds the reference implementation (the suite's default target) and returns its binary.
 fn build_reference() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
