@@ -157,7 +157,7 @@ mod tests {
         }))
         .unwrap();
         let config: ContainerConfig = serde_json::from_value(serde_json::json!({
-            "id": "0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
+            "id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
             "RawImageName": "", "runtime": "crun", "createdTime": "2026-01-01T00:00:00Z",
             "namedVolumes": [{ "volumeName": "v", "dest": "/vol" }]
         }))
@@ -173,7 +173,7 @@ mod tests {
             .iter()
             .map(|m| m.source().clone().unwrap())
             .collect();
-        assert_eq!(sources[0], volumes::data_dir(&store, "v"));
+        assert_eq!(sources[0], volumes::data_dir(&store, &crate::ids::Name::parse("v").unwrap()));
         assert_eq!(sources[1], Path::new("/u/provided/shm"));
         assert_eq!(sources[2], Path::new("/u/provided/hosts"));
         assert_eq!(sources[3], Path::new("/srv"), "a user's bind mount stays");
@@ -182,7 +182,7 @@ mod tests {
         let linux = spec.linux().as_ref().unwrap();
         assert_eq!(
             linux.cgroups_path().as_deref(),
-            Some(Path::new("/refpod/0123456789abcdef"))
+            Some(Path::new(&format!("/refpod/{}", "0123456789abcdef".repeat(4))))
         );
     }
 }

@@ -5,10 +5,11 @@ use crate::checkpoint::{latest, RUNTIME_NAME_ANNOTATION};
 use crate::cli::RestoreArgs;
 use crate::container::{Container, ContainerConfig, ContainerState, Status};
 use crate::criu_stats::{self, Entry};
+use crate::ids::{ContainerId, Name};
 use crate::import_spec::{self, Provided};
 use crate::monitor::{self, RestoreFlags};
 use crate::runtime::Runtime;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::{archive, errors, images, lifecycle, netns, rootfs, volumes};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File};
@@ -96,7 +97,7 @@ pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
     if let Some(file) = &a.import {
         done(import_archive(store, file, a));
     } else if a.all || a.latest {
-        let ids: Vec<String> = if a.all {
+        let ids: Vec<ContainerId> = if a.all {
             let mut list = store.list()?;
             list.sort_by_key(|c| c.config.created_time);
             list.into_iter()
@@ -107,7 +108,7 @@ pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
             latest(store)?.into_iter().collect()
         };
         for id in ids {
-            done(in_place(store, &id, a).map(|e| (id.clone(), e)));
+            done(in_place(store, &id, a).map(|e| (id.to_string(), e)));
         }
     } else {
         for name in &a.containers {
@@ -127,7 +128,7 @@ pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
     errors::report_all(errs)
 }
 
-fn in_place(store: &Store, id: &str, a: &RestoreArgs) -> Result<Option<Entry>> {
+fn in_place(store: &Store, id: &ContainerId, a: &RestoreArgs) -> Result<Option<Entry>> {
     let (_lock, mut c) = lifecycle::load_locked(store, id)?;
     restore_locked(store, &mut c, a)
 }
@@ -297,8 +298,8 @@ fn import_dir(
     config.create_netns = true;
     config.network_mode = "none".into();
     if let Some(name) = &a.name {
-        config.name = name.clone();
-        config.id = store::random_hex(32);
+        config.name = Name::parse(name)?;
+        config.id = ContainerId::random();
     }
     let id = config.id.clone();
     let mut c = Container {
@@ -395,7 +396,7 @@ fn import_dir(
         restore_locked(store, &mut c, a)
     })();
     match restored {
-        Ok(entry) => Ok((id, entry)),
+        Ok(entry) => Ok((id.to_string(), entry)),
         Err(e) => {
             let _ = lifecycle::remove_container(store, &c);
             for v in &new_volumes {

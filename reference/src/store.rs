@@ -10,6 +10,7 @@
 //! ```
 
 use crate::container::Container;
+use crate::ids::ContainerId;
 use crate::lock::{self, Lock};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -45,11 +46,11 @@ impl Store {
         self.root.join(name)
     }
 
-    pub fn container_dir(&self, id: &str) -> PathBuf {
+    pub fn container_dir(&self, id: &ContainerId) -> PathBuf {
         self.root.join("containers").join(id)
     }
 
-    pub fn lock_container(&self, id: &str) -> Result<Lock> {
+    pub fn lock_container(&self, id: &ContainerId) -> Result<Lock> {
         lock::acquire(&self.root.join("locks").join(format!("{id}.lock")))
     }
 
@@ -77,11 +78,11 @@ impl Store {
         let mut out = vec![];
         for entry in fs::read_dir(self.root.join("containers"))? {
             let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
+            // Half-removed folders (`.removing-…`) and anything else that is not an ID.
+            let Ok(id) = ContainerId::parse(&entry.file_name().to_string_lossy()) else {
                 continue;
-            }
-            if let Ok(Some(c)) = Container::load(self, &name) {
+            };
+            if let Ok(Some(c)) = Container::load(self, &id) {
                 out.push(c);
             }
         }
@@ -90,16 +91,16 @@ impl Store {
 
     /// Resolves a name, a full ID or a unique ID prefix, as podman does (exact ID, then name,
     /// then prefix).
-    pub fn find(&self, key: &str) -> Result<Option<String>> {
+    pub fn find(&self, key: &str) -> Result<Option<ContainerId>> {
         let key = key.trim_start_matches('/');
         if key.is_empty() {
             return Ok(None);
         }
         let all = self.list()?;
-        if let Some(c) = all.iter().find(|c| c.config.id == key) {
+        if let Some(c) = all.iter().find(|c| c.config.id == *key) {
             return Ok(Some(c.config.id.clone()));
         }
-        if let Some(c) = all.iter().find(|c| c.config.name == key) {
+        if let Some(c) = all.iter().find(|c| c.config.name == *key) {
             return Ok(Some(c.config.id.clone()));
         }
         let matches: Vec<&Container> = all
@@ -116,7 +117,7 @@ impl Store {
     }
 
     /// Like [`Store::find`], with podman's error for a missing container.
-    pub fn resolve(&self, key: &str) -> Result<String> {
+    pub fn resolve(&self, key: &str) -> Result<ContainerId> {
         self.find(key)?.ok_or_else(|| {
             anyhow::anyhow!("no container with name or ID \"{key}\" found: no such container")
         })
