@@ -95,7 +95,12 @@ mod tests {
         symlink(&secret, d.join("checkpoint/pages-1.img")).unwrap();
         assert_eq!(read(&d, "config.dump").unwrap().unwrap(), b"{}");
         assert!(read(&d, "missing").unwrap().is_none());
-        for bad in ["network.status", "ctr.log", "../secret", "linked/etc/passwd"] {
+        for bad in [
+            "network.status",
+            "ctr.log",
+            "../secret",
+            "linked/etc/passwd",
+        ] {
             assert!(read(&d, bad).is_err(), "{bad}");
         }
         assert!(read(&d, "checkpoint").is_err(), "a folder is not a file");

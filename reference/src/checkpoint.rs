@@ -9,10 +9,10 @@
 use crate::archive::{AtomicFile, Compression, Encoder};
 use crate::checkpoint_archive::{self, Options};
 use crate::cli::CheckpointArgs;
-use crate::ids::ContainerId;
 use crate::container::{Container, Status};
 use crate::criu_stats::{self, Entry};
 use crate::hostinfo::{self, HostFacts};
+use crate::ids::ContainerId;
 use crate::runtime::{DumpOptions, Runtime};
 use crate::store::Store;
 use crate::{errors, images, lifecycle, rootfs};

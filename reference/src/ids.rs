@@ -142,7 +142,17 @@ mod tests {
         for good in ["c", "cc-h_1.x", "refpod_0123456789ab"] {
             Name::parse(good).unwrap();
         }
-        for bad in ["", "..", "../x", "a/b", "/a", ".a", "-a", "a b", &"a".repeat(256)] {
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            "/a",
+            ".a",
+            "-a",
+            "a b",
+            &"a".repeat(256),
+        ] {
             assert!(Name::parse(bad).is_err(), "{bad:?}");
         }
         assert!(serde_json::from_str::<Name>("\"a/../b\"").is_err());

@@ -7,8 +7,8 @@
 //! spawned it through a pipe.
 
 use crate::cli::MonitorArgs;
-use crate::ids::ContainerId;
 use crate::container::{Container, Status};
+use crate::ids::ContainerId;
 use crate::lifecycle;
 use crate::rootfs;
 use crate::runtime::Runtime;
@@ -147,8 +147,8 @@ pub fn monitor_main(store: &Store, args: &MonitorArgs) -> Result<()> {
 
 /// Runs the runtime with the container's stdio on pipes whose read ends we keep.
 fn launch(store: &Store, args: &MonitorArgs) -> Result<Started> {
-    let c = Container::load(store, &ContainerId::parse(&args.id)?)?
-        .context("the container is gone")?;
+    let c =
+        Container::load(store, &ContainerId::parse(&args.id)?)?.context("the container is gone")?;
     let rt = Runtime::new(&c.config.runtime)?;
     let paths = c.paths(store);
     let ud = &paths.userdata;

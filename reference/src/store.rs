@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct Store {
@@ -30,6 +31,12 @@ impl Store {
             root: root.to_path_buf(),
             runtime_flag,
         };
+        // Only root may enter: the store holds setuid files and device nodes from archives and
+        // images (podman's storage is 0700 too). Set on every open, so that older stores close.
+        fs::create_dir_all(&store.root)
+            .with_context(|| format!("creating {}", store.root.display()))?;
+        fs::set_permissions(&store.root, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", store.root.display()))?;
         for dir in ["images", "layers", "containers", "volumes", "locks", "tmp"] {
             fs::create_dir_all(store.root.join(dir))
                 .with_context(|| format!("creating {}", store.root.join(dir).display()))?;
@@ -146,4 +153,20 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     f.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_for_root_only() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("store");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        Store::open(&root, None).unwrap();
+        let mode = fs::metadata(&root).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }
