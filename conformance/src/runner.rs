@@ -587,6 +587,14 @@ impl CaseRun<'_> {
         let path = self.resolve(&h.file)?;
         let bytes = attack.build(&aim);
         std::fs::write(&path, &bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
+        if let Some((helper, content)) = hostile::helper(attack.name, &aim) {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&helper, &content)
+                .and_then(|()| {
+                    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755))
+                })
+                .map_err(|e| format!("cannot write {helper}: {e}"))?;
+        }
         self.log.push_str(&format!(
             "# hostile archive `{}` ({}): {path}, {} bytes\n",
             attack.name,
