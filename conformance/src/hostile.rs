@@ -88,7 +88,34 @@ pub const ATTACKS: &[Attack] = &[
     Attack { name: "volume-traversal", what: "volumes/<volume>.tar (a named volume of config.dump) with a member `../../…/<escape>`", build: volume_traversal },
     Attack { name: "volume-symlink-write", what: "volumes/<volume>.tar with a symlink to the escape's folder, then a file written through it", build: volume_symlink_write },
     Attack { name: "devshm-symlink-write", what: "devshm-checkpoint.tar with a symlink to the escape's folder, then a file written through it", build: devshm_symlink_write },
+    // Metadata: a well-formed tar whose config.dump, spec.dump or metadata members attack.
+    Attack { name: "meta-id-traversal", what: "config.dump's `id` is `../../…/<escape>`: store paths joined with it leave the store", build: meta_id_traversal },
+    Attack { name: "meta-short-id", what: "config.dump's `id` is `abc`, shorter than the 12 digits `ps` shows", build: meta_short_id },
+    Attack { name: "meta-runtime-path", what: "config.dump's `runtime` is the path of an executable (`<escape>.runtime`, planted beside the archive, as rootfs-diff.tar could ship one) that writes the escape", build: meta_runtime_path },
+    Attack { name: "meta-name-id-prefix", what: "config.dump's `name` is another container's short ID (the case passes `{shortid:c}` as the name)", build: meta_plain },
+    Attack { name: "meta-privileged-mounts", what: "spec.dump bind-mounts the host's / at /host (`-v /:/host`)", build: meta_privileged_mounts },
+    Attack { name: "meta-all-caps", what: "spec.dump grants every capability (CAP_SYS_ADMIN, CAP_SYS_MODULE…), as `--privileged` does", build: meta_all_caps },
+    Attack { name: "meta-no-namespaces", what: "spec.dump lists only the network namespace: the host's pid, ipc, uts and mount namespaces", build: meta_no_namespaces },
+    Attack { name: "meta-symlink-network-status", what: "network.status is a symlink to the victim (a reader that follows it copies a host file)", build: meta_symlink_network_status },
+    Attack { name: "meta-symlink-checkpoint", what: "checkpoint is a symlink to the victim's folder (CRIU would read, a cleanup delete, through it)", build: meta_symlink_checkpoint },
+    Attack { name: "pax-longname-bomb", what: "a PAX `size=0` record on a member whose size field covers a 3 GiB GNU long name header (a guard that reads the size field skips it; the tar crate reads it)", build: pax_longname_bomb },
+    Attack { name: "size-overflow", what: "a member whose base-256 size is 2^64 - 1 (rounding it up to a block overflows)", build: size_overflow },
 ];
+
+/// A file an attack needs beside its archive (path, content; written executable), or none.
+pub fn helper(name: &str, aim: &Aim) -> Option<(String, Vec<u8>)> {
+    (name == "meta-runtime-path").then(|| {
+        let script = format!(
+            "#!/bin/sh\n# an OCI runtime named by a hostile config.dump\nprintf 'escaped: the archive chose the runtime\\n' > '{}'\nexit 1\n",
+            aim.escape
+        );
+        (runtime_path(aim), script.into_bytes())
+    })
+}
+
+fn runtime_path(aim: &Aim) -> String {
+    format!("{}.runtime", aim.escape)
+}
 
 /// The attack of this name.
 pub fn attack(name: &str) -> Option<&'static Attack> {
@@ -257,6 +284,10 @@ struct Inner {
     deleted: Option<Vec<String>>,
     /// The OCI spec without `process.capabilities`, which every real export has.
     bare_spec: bool,
+    /// Changes to config.dump and spec.dump (config.dump's copy of the spec included).
+    meta: Option<fn(&Aim, &mut serde_json::Value, &mut serde_json::Value)>,
+    /// Metadata members written as symlinks: (member, target).
+    links: Vec<(&'static str, String)>,
 }
 
 /// podman's default capabilities, as its exports list them.
@@ -372,14 +403,30 @@ fn export_head(aim: &Aim, inner: &Inner) -> Tar {
             process.as_object_mut().map(|p| p.remove("capabilities"));
         }
     }
+    if let Some(meta) = inner.meta {
+        meta(aim, &mut config, &mut spec);
+        config["spec"] = spec.clone();
+    }
+    let link = |name: &str| inner.links.iter().find(|(m, _)| *m == name).map(|(_, t)| t);
     t.file(b"config.dump", 0o600, &pretty(&config));
     t.file(b"spec.dump", 0o600, &pretty(&spec));
-    t.file(b"network.status", 0o600, b"null");
+    match link("network.status") {
+        Some(target) => t.link(
+            tar::EntryType::Symlink,
+            b"network.status",
+            target.as_bytes(),
+        ),
+        None => t.file(b"network.status", 0o600, b"null"),
+    }
     t.file(
         b"stats-dump",
         0o644,
         &criu_image(&[0x5510_5940, 0x5709_3306], &[]),
     );
+    if let Some(target) = link("checkpoint") {
+        t.link(tar::EntryType::Symlink, b"checkpoint", target.as_bytes());
+        return t;
+    }
     t.dir(b"checkpoint", 0o700);
     t.file(
         b"checkpoint/inventory.img",
@@ -742,6 +789,178 @@ fn devshm_symlink_write(aim: &Aim) -> Vec<u8> {
         ..Inner::default()
     };
     zstd(&export_with(aim, &inner, |_| {}))
+}
+
+fn meta(f: fn(&Aim, &mut serde_json::Value, &mut serde_json::Value)) -> Inner {
+    Inner {
+        meta: Some(f),
+        ..Inner::default()
+    }
+}
+
+fn meta_id_traversal(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(
+        aim,
+        &meta(|aim, config, _| config["id"] = json!(climb(&aim.escape))),
+        |_| {},
+    ))
+}
+
+fn meta_short_id(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(
+        aim,
+        &meta(|_, config, _| config["id"] = json!("abc")),
+        |_| {},
+    ))
+}
+
+fn meta_runtime_path(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(
+        aim,
+        &meta(|aim, config, _| config["runtime"] = json!(runtime_path(aim))),
+        |_| {},
+    ))
+}
+
+/// The base export: the attack is in the [`Aim`] (a name that is another container's short ID).
+fn meta_plain(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(aim, &Inner::default(), |_| {}))
+}
+
+fn meta_privileged_mounts(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(
+        aim,
+        &meta(|_, _, spec| {
+            let host = json!({ "destination": "/host", "type": "bind", "source": "/", "options": ["rbind", "rw"] });
+            spec["mounts"].as_array_mut().expect("mounts").push(host);
+        }),
+        |_| {},
+    ))
+}
+
+/// Every capability of Linux 6.x.
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+fn meta_all_caps(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(
+        aim,
+        &meta(|_, _, spec| {
+            let all = json!({ "bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS });
+            spec["process"]["capabilities"] = all;
+        }),
+        |_| {},
+    ))
+}
+
+fn meta_no_namespaces(aim: &Aim) -> Vec<u8> {
+    zstd(&export_with(
+        aim,
+        &meta(|_, _, spec| spec["linux"]["namespaces"] = json!([{ "type": "network" }])),
+        |_| {},
+    ))
+}
+
+fn meta_symlink_network_status(aim: &Aim) -> Vec<u8> {
+    let inner = Inner {
+        links: vec![("network.status", aim.victim.clone())],
+        ..Inner::default()
+    };
+    zstd(&export_with(aim, &inner, |_| {}))
+}
+
+fn meta_symlink_checkpoint(aim: &Aim) -> Vec<u8> {
+    let (dir, _) = split(&aim.victim);
+    let inner = Inner {
+        links: vec![("checkpoint", dir.to_string())],
+        ..Inner::default()
+    };
+    zstd(&export_with(aim, &inner, |_| {}))
+}
+
+/// A PAX extended header whose one record is `key=value`.
+fn pax(t: &mut Tar, key: &str, value: &str) {
+    let body = format!(" {key}={value}\n");
+    // The record's length counts its own digits.
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    let record = format!("{len}{body}");
+    let mut m = Member::new(b"././@PaxHeader", tar::EntryType::XHeader);
+    m.data = record.as_bytes();
+    t.member(m);
+}
+
+fn pax_longname_bomb(aim: &Aim) -> Vec<u8> {
+    const SIZE: u64 = 3 << 30;
+    let mut t = export_head(aim, &Inner::default());
+    // The tar crate reads this member with no data (PAX size 0), so the next block is a header
+    // to it; a guard reading the size field takes that block for the member's data.
+    pax(&mut t, "size", "0");
+    let mut hidden = Member::new(b"artifacts/cc-cover", tar::EntryType::Regular);
+    hidden.declared = Some(BLOCK as u64);
+    t.member(hidden);
+    let mut head = t.0;
+    head.extend(header_only(
+        b"././@LongLink",
+        tar::EntryType::GNULongName,
+        SIZE,
+    ));
+    // The name: zeros, which a guard that missed the header takes for end-of-archive blocks.
+    let mut t = Tar::default();
+    t.file(b"cc-named", 0o644, b"x\n");
+    zstd_rle_frame(&head, 0, SIZE, &t.finish())
+}
+
+fn size_overflow(aim: &Aim) -> Vec<u8> {
+    let mut t = export_head(aim, &Inner::default());
+    let mut m = Member::new(b"artifacts/cc-huge", tar::EntryType::Regular);
+    m.declared = Some(u64::MAX);
+    t.member(m);
+    t.0.resize(t.0.len() + 4 * BLOCK, 0);
+    zstd(&t.0)
 }
 
 /// Writes every archive of the corpus to `dir` as `<name>.tar` (for inspection); returns the paths.

@@ -589,7 +589,11 @@ impl CaseRun<'_> {
         }
         let path = self.resolve(&h.file)?;
         let bytes = attack.build(&aim);
-        crate::share::Share::new(&self.ctx.share).write(path.as_ref(), &bytes)?;
+        let share = crate::share::Share::new(&self.ctx.share);
+        share.write(path.as_ref(), &bytes)?;
+        if let Some((helper, content)) = hostile::helper(attack.name, &aim) {
+            share.write_mode(helper.as_ref(), &content, 0o755)?;
+        }
         self.log.push_str(&format!(
             "# hostile archive `{}` ({}): {path}, {} bytes\n",
             attack.name,

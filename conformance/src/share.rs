@@ -92,12 +92,19 @@ impl Share {
 
     /// Writes a new file (replacing a regular file of that name, never following a link).
     pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), String> {
+        self.write_mode(path, bytes, 0o644)
+    }
+
+    /// As [`Share::write`], the file's mode set to `mode` (on the open file, not by its path).
+    pub fn write_mode(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
         let mut file = self.open(
             path,
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
-            Mode::from_bits_truncate(0o644),
+            Mode::from_bits_truncate(0o600),
         )?;
-        file.write_all(bytes)
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .and_then(|()| file.write_all(bytes))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 

@@ -268,12 +268,20 @@ fn unpack_checked(reader: impl Read, dest: &Path, devices: bool) -> Result<()> {
 const MAX_META_ENTRY: u64 = 1 << 20;
 
 /// Follows the tar stream as it is read and refuses an oversized metadata entry (GNU long name or
-/// link, PAX header) before the tar crate buffers it.
+/// link, PAX header) before the tar crate buffers it. It must see the same entries as the tar
+/// crate, so it reads sizes as the tar crate does: a PAX `size` record overrides the size field of
+/// the next entry that is not itself an extension (else a member whose two sizes differ would hide
+/// a long name header from the guard inside what it takes for data).
 struct TarGuard<R> {
     inner: R,
     header: Vec<u8>,
     /// Data and padding bytes before the next header.
     skip: u64,
+    /// The data of the PAX header being read, and how much of it is still to come.
+    pax: Vec<u8>,
+    pax_left: u64,
+    /// The `size` record of the last PAX header, for the next entry.
+    pax_size: Option<u64>,
     /// A zero block was read where a header belongs: the end-of-archive marker.
     ended: bool,
 }
@@ -284,6 +292,9 @@ impl<R: Read> TarGuard<R> {
             inner,
             header: Vec::with_capacity(512),
             skip: 0,
+            pax: vec![],
+            pax_left: 0,
+            pax_size: None,
             ended: false,
         }
     }
@@ -315,6 +326,62 @@ fn header_size(h: &[u8]) -> io::Result<u64> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "tar size field is not a number"))
 }
 
+/// The last `size` record of PAX extended header data (`<len> <key>=<value>\n` records).
+fn pax_size(data: &[u8]) -> io::Result<Option<u64>> {
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a PAX size record is not a number",
+        )
+    };
+    let mut size = None;
+    for record in data.split(|b| *b == b'\n') {
+        let Some(kv) = record.splitn(2, |b| *b == b' ').nth(1) else {
+            continue;
+        };
+        if let Some(v) = kv.strip_prefix(b"size=") {
+            let text = std::str::from_utf8(v).map_err(|_| bad())?;
+            size = Some(text.parse::<u64>().map_err(|_| bad())?);
+        }
+    }
+    Ok(size)
+}
+
+impl<R: Read> TarGuard<R> {
+    /// A complete header: its entry's size as the tar crate will read it, checked.
+    fn on_header(&mut self) -> io::Result<()> {
+        if self.header.iter().all(|b| *b == 0) {
+            self.ended = true;
+        }
+        let kind = self.header[156];
+        let meta = matches!(kind, b'L' | b'K' | b'x' | b'g');
+        let mut size = header_size(&self.header)?;
+        if !meta {
+            if let Some(pax) = self.pax_size.take() {
+                size = pax;
+            }
+        }
+        if meta && size > MAX_META_ENTRY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a tar metadata entry of {size} bytes (at most {MAX_META_ENTRY})"),
+            ));
+        }
+        if kind == b'x' {
+            self.pax.clear();
+            self.pax_left = size;
+        }
+        self.skip = size.checked_next_multiple_of(512).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a tar entry of {size} bytes: past the largest file size"),
+            )
+        })?;
+        self.header.clear();
+        Ok(())
+    }
+}
+
 impl<R: Read> Read for TarGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -330,6 +397,15 @@ impl<R: Read> Read for TarGuard<R> {
         while i < n {
             if self.skip > 0 {
                 let k = self.skip.min((n - i) as u64);
+                if self.pax_left > 0 {
+                    // At most MAX_META_ENTRY bytes: the header's size was checked.
+                    let take = self.pax_left.min(k) as usize;
+                    self.pax.extend_from_slice(&buf[i..i + take]);
+                    self.pax_left -= take as u64;
+                    if self.pax_left == 0 {
+                        self.pax_size = pax_size(&self.pax)?;
+                    }
+                }
                 self.skip -= k;
                 i += k as usize;
                 continue;
@@ -338,19 +414,7 @@ impl<R: Read> Read for TarGuard<R> {
             self.header.extend_from_slice(&buf[i..i + k]);
             i += k;
             if self.header.len() == 512 {
-                if self.header.iter().all(|b| *b == 0) {
-                    self.ended = true;
-                }
-                let size = header_size(&self.header)?;
-                let meta = matches!(self.header[156], b'L' | b'K' | b'x' | b'g');
-                if meta && size > MAX_META_ENTRY {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("a tar metadata entry of {size} bytes (at most {MAX_META_ENTRY})"),
-                    ));
-                }
-                self.skip = size.div_ceil(512) * 512;
-                self.header.clear();
+                self.on_header()?;
             }
         }
         Ok(n)
@@ -436,6 +500,51 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let e = unpack(&bytes[..], t.path()).unwrap_err();
         assert!(format!("{e:#}").contains("metadata entry"), "{e:#}");
+    }
+
+    /// A header of `kind` whose size field says `size` (base-256 when it does not fit octal).
+    fn raw_header(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(size);
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn a_long_name_hidden_by_a_pax_size_is_refused() {
+        // A PAX header says the member that follows has no data; its size field says 512 bytes,
+        // and those 512 bytes are a GNU long name header of 3 GiB. The tar crate honours the PAX
+        // size, so reads the long name header and would buffer 3 GiB.
+        let record = b"10 size=0\n";
+        let mut bytes = raw_header("pax", tar::EntryType::XHeader, record.len() as u64);
+        bytes.extend_from_slice(record);
+        bytes.resize(1024, 0);
+        bytes.extend(raw_header("f", tar::EntryType::Regular, 512));
+        bytes.extend(raw_header(
+            "././@LongLink",
+            tar::EntryType::GNULongName,
+            3 << 30,
+        ));
+        // Zero blocks after it: to a guard that missed the long name they are end markers.
+        bytes.extend(std::iter::repeat_n(0, 64 << 10));
+        let t = tempfile::tempdir().unwrap();
+        let e = unpack(&bytes[..], t.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("metadata entry"), "{e:#}");
+    }
+
+    #[test]
+    fn a_size_near_2_64_is_refused() {
+        let mut bytes = raw_header("f", tar::EntryType::Regular, u64::MAX - 10);
+        bytes.extend([0u8; 2048]);
+        let t = tempfile::tempdir().unwrap();
+        let e = unpack(&bytes[..], t.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("largest file size"), "{e:#}");
     }
 
     #[test]

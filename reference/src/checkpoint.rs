@@ -12,6 +12,7 @@ use crate::cli::CheckpointArgs;
 use crate::container::{Container, Status};
 use crate::criu_stats::{self, Entry};
 use crate::hostinfo::{self, HostFacts};
+use crate::ids::ContainerId;
 use crate::runtime::{DumpOptions, Runtime};
 use crate::store::Store;
 use crate::{errors, images, lifecycle, rootfs};
@@ -72,7 +73,7 @@ pub fn checkpoint_cmd(store: &Store, a: &CheckpointArgs) -> Result<()> {
         bail!("system (architecture/kernel/CRIU) does not support memory tracking");
     }
     // Every name is resolved before anything happens.
-    let targets: Vec<(String, String)> = if a.all {
+    let targets: Vec<(String, ContainerId)> = if a.all {
         let mut running = vec![];
         for mut c in store.list()? {
             lifecycle::refresh(&mut c);
@@ -83,11 +84,11 @@ pub fn checkpoint_cmd(store: &Store, a: &CheckpointArgs) -> Result<()> {
         running.sort_by_key(|c| c.config.created_time);
         running
             .into_iter()
-            .map(|c| (c.config.id.clone(), c.config.id))
+            .map(|c| (c.config.id.to_string(), c.config.id))
             .collect()
     } else if a.latest {
         latest(store)?
-            .map(|id| vec![(id.clone(), id)])
+            .map(|id| vec![(id.to_string(), id)])
             .unwrap_or_default()
     } else {
         a.containers
@@ -120,7 +121,7 @@ pub fn checkpoint_cmd(store: &Store, a: &CheckpointArgs) -> Result<()> {
 }
 
 /// The container created last, in any state.
-pub fn latest(store: &Store) -> Result<Option<String>> {
+pub fn latest(store: &Store) -> Result<Option<ContainerId>> {
     Ok(store
         .list()?
         .into_iter()
@@ -128,7 +129,7 @@ pub fn latest(store: &Store) -> Result<Option<String>> {
         .map(|c| c.config.id))
 }
 
-fn checkpoint_one(store: &Store, id: &str, req: &Request) -> Result<Option<Entry>> {
+fn checkpoint_one(store: &Store, id: &ContainerId, req: &Request) -> Result<Option<Entry>> {
     let a = req.args;
     let (_lock, mut c) = lifecycle::load_locked(store, id)?;
     let p = c.paths(store);
@@ -329,7 +330,7 @@ fn annotations(c: &Container) -> Result<HashMap<String, String>> {
     let facts = HostFacts::read();
     let rt = Runtime::new(&c.config.runtime)?;
     let values = [
-        ("name", c.config.name.clone()),
+        ("name", c.config.name.to_string()),
         ("rawImageName", c.config.raw_image_name.clone()),
         ("rootfsImageID", c.config.rootfs_image_id.clone()),
         ("rootfsImageName", c.config.rootfs_image_name.clone()),

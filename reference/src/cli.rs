@@ -206,6 +206,10 @@ pub struct RestoreArgs {
     pub ignore_volumes: bool,
     #[arg(long = "ignore-static-ip")]
     pub ignore_static_ip: bool,
+    /// refpod only: grant what an imported spec.dump asks beyond a default container (host bind
+    /// mounts, capabilities, the host's namespaces, devices); without it such an import is refused.
+    #[arg(long = "import-privileged")]
+    pub import_privileged: bool,
     #[arg(long = "ignore-static-mac")]
     pub ignore_static_mac: bool,
     #[arg(long = "print-stats")]

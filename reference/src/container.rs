@@ -1,6 +1,7 @@
 //! A container on disk: its configuration (what it is, exported as `config.dump` with podman's key
 //! names) and its state (what it is doing), both in `containers/<id>/state.json`.
 
+use crate::ids::{ContainerId, Name};
 use crate::store::{self, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct NamedVolume {
     #[serde(rename = "volumeName", alias = "Name")]
-    pub name: String,
+    pub name: Name,
     #[serde(rename = "dest", alias = "Dest")]
     pub dest: String,
 }
@@ -24,8 +25,8 @@ pub struct NamedVolume {
 /// loopback-only namespace is podman's `--network none`).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ContainerConfig {
-    pub id: String,
-    pub name: String,
+    pub id: ContainerId,
+    pub name: Name,
     #[serde(rename = "rootfsImageID")]
     pub rootfs_image_id: String,
     #[serde(rename = "rootfsImageName")]
@@ -139,7 +140,7 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn new(store: &Store, id: &str) -> Paths {
+    pub fn new(store: &Store, id: &ContainerId) -> Paths {
         let dir = store.container_dir(id);
         Paths {
             userdata: dir.join("userdata"),
@@ -165,13 +166,17 @@ impl Container {
     }
 
     /// `None` when the container does not exist (or is being removed).
-    pub fn load(store: &Store, id: &str) -> Result<Option<Container>> {
+    pub fn load(store: &Store, id: &ContainerId) -> Result<Option<Container>> {
         let path = store.container_dir(id).join("state.json");
         match fs::read(&path) {
-            Ok(bytes) => Ok(Some(
-                serde_json::from_slice(&bytes)
-                    .with_context(|| format!("reading {}", path.display()))?,
-            )),
+            Ok(bytes) => {
+                let c: Container = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if c.config.id != *id {
+                    anyhow::bail!("{} names another container", path.display());
+                }
+                Ok(Some(c))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -185,7 +190,7 @@ impl Container {
     }
 
     /// Removes the container's folder: renamed away first, so that lookups never see it half gone.
-    pub fn remove_files(store: &Store, id: &str) -> Result<()> {
+    pub fn remove_files(store: &Store, id: &ContainerId) -> Result<()> {
         let dir = store.container_dir(id);
         let trash = store
             .dir("containers")

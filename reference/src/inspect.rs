@@ -94,7 +94,7 @@ pub fn render(store: &Store, c: &Container) -> Value {
             "Data": { "UpperDir": p.upper, "WorkDir": p.work, "MergedDir": p.merged },
         },
         "Config": {
-            "Hostname": &c.config.id[..12],
+            "Hostname": c.config.id.short(),
             "Cmd": c.config.command,
             "Image": c.config.raw_image_name,
         },
@@ -134,7 +134,7 @@ pub fn ps_cmd(store: &Store, all: bool) -> Result<()> {
         }
         println!(
             "{:<14} {:<30} {:<10} {}",
-            &c.config.id[..12],
+            c.config.id.short(),
             c.config.rootfs_image_name,
             c.state.status.as_str(),
             c.config.name

@@ -3,12 +3,13 @@
 use crate::cli::{RmArgs, RunArgs};
 use crate::container::{Container, ContainerConfig, ContainerState, NamedVolume, Paths, Status};
 use crate::errors::{self, Exit};
+use crate::ids::{ContainerId, Name};
 use crate::monitor;
 use crate::netns;
 use crate::rootfs;
 use crate::runtime::Runtime;
 use crate::spec;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::{images, volumes};
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -35,7 +36,7 @@ pub fn refresh(c: &mut Container) {
 }
 
 /// Loads a container under its lock, refreshed.
-pub fn load_locked(store: &Store, id: &str) -> Result<(crate::lock::Lock, Container)> {
+pub fn load_locked(store: &Store, id: &ContainerId) -> Result<(crate::lock::Lock, Container)> {
     let lock = store.lock_container(id)?;
     let mut c = Container::load(store, id)?.with_context(|| {
         format!("no container with name or ID \"{id}\" found: no such container")
@@ -58,8 +59,8 @@ pub fn mount_rootfs(store: &Store, c: &Container) -> Result<()> {
 }
 
 /// Fails with podman's words when the name is taken. Call with the names lock held.
-pub fn check_name_free(store: &Store, name: &str) -> Result<()> {
-    if let Some(other) = store.list()?.into_iter().find(|c| c.config.name == name) {
+pub fn check_name_free(store: &Store, name: &Name) -> Result<()> {
+    if let Some(other) = store.list()?.into_iter().find(|c| c.config.name == *name) {
         bail!(
             "creating container storage: the container name \"{name}\" is already in use by {}. You have to remove that container to be able to reuse that name: that name is already in use",
             other.config.id
@@ -99,15 +100,19 @@ pub fn run_cmd(store: &Store, args: &RunArgs, start: bool) -> Result<()> {
         if src.starts_with('/') {
             bind_mounts.push((src, dest));
         } else {
-            named_volumes.push(NamedVolume { name: src, dest });
+            named_volumes.push(NamedVolume {
+                name: Name::parse(&src)?,
+                dest,
+            });
         }
     }
-    let id = store::random_hex(32);
+    let id = ContainerId::random();
+    let name = match &args.name {
+        Some(n) => Name::parse(n)?,
+        None => Name::parse(&format!("refpod_{}", id.short()))?,
+    };
     let config = ContainerConfig {
-        name: args
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("refpod_{}", &id[..12])),
+        name,
         rootfs_image_id: image.id.clone(),
         rootfs_image_name: image
             .names
@@ -314,7 +319,7 @@ pub fn remove_container(store: &Store, c: &Container) -> Result<()> {
 }
 
 /// Stops (if needed) and removes a container.
-pub fn force_remove(store: &Store, id: &str, timeout: u64) -> Result<()> {
+pub fn force_remove(store: &Store, id: &ContainerId, timeout: u64) -> Result<()> {
     let (_lock, mut c) = load_locked(store, id)?;
     if matches!(c.state.status, Status::Running | Status::Paused) {
         stop_locked(store, &mut c, timeout)?;

@@ -3,6 +3,7 @@
 //! CRIU dumps made through the runtime's own `checkpoint` and `restore` commands.
 
 mod archive;
+mod beneath;
 mod checkpoint;
 mod checkpoint_archive;
 mod cli;
@@ -10,6 +11,7 @@ mod container;
 mod criu_stats;
 mod errors;
 mod hostinfo;
+mod ids;
 mod images;
 mod import_config;
 mod import_spec;

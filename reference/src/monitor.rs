@@ -8,6 +8,7 @@
 
 use crate::cli::MonitorArgs;
 use crate::container::{Container, Status};
+use crate::ids::ContainerId;
 use crate::lifecycle;
 use crate::rootfs;
 use crate::runtime::Runtime;
@@ -141,12 +142,13 @@ pub fn monitor_main(store: &Store, args: &MonitorArgs) -> Result<()> {
     writeln!(sync, "{}", serde_json::to_string(&report)?)?;
     drop(sync);
     let code = wait_for(started.pid);
-    finalize(store, &args.id, args.generation, code)
+    finalize(store, &ContainerId::parse(&args.id)?, args.generation, code)
 }
 
 /// Runs the runtime with the container's stdio on pipes whose read ends we keep.
 fn launch(store: &Store, args: &MonitorArgs) -> Result<Started> {
-    let c = Container::load(store, &args.id)?.context("the container is gone")?;
+    let c =
+        Container::load(store, &ContainerId::parse(&args.id)?)?.context("the container is gone")?;
     let rt = Runtime::new(&c.config.runtime)?;
     let paths = c.paths(store);
     let ud = &paths.userdata;
@@ -251,7 +253,7 @@ fn wait_for(pid: i32) -> i32 {
 }
 
 /// Records the exit, unless a newer run (a restore) has taken over the container.
-fn finalize(store: &Store, id: &str, generation: u64, code: i32) -> Result<()> {
+fn finalize(store: &Store, id: &ContainerId, generation: u64, code: i32) -> Result<()> {
     let _lock = store.lock_container(id)?;
     let Some(mut c) = Container::load(store, id)? else {
         return Ok(());

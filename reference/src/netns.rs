@@ -4,6 +4,7 @@
 //! This is what makes TCP restores work with runc too, which never restores network devices
 //! itself (it always passes CLONE_NEWNET in CRIU's empty-ns mask).
 
+use crate::ids::ContainerId;
 use crate::rootfs::is_mounted;
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -11,12 +12,12 @@ use nix::sched::{unshare, CloneFlags};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub fn path(id: &str) -> PathBuf {
+pub fn path(id: &ContainerId) -> PathBuf {
     PathBuf::from("/run/refpod/netns").join(id)
 }
 
 /// Makes the namespace unless it is already pinned.
-pub fn ensure(id: &str) -> Result<PathBuf> {
+pub fn ensure(id: &ContainerId) -> Result<PathBuf> {
     let p = path(id);
     if is_mounted(&p) {
         return Ok(p);
@@ -72,7 +73,7 @@ fn loopback_up() -> Result<()> {
 }
 
 /// Unpins and forgets the namespace; quiet when there is none.
-pub fn remove(id: &str) {
+pub fn remove(id: &ContainerId) {
     let p = path(id);
     while is_mounted(&p) {
         if umount2(&p, MntFlags::MNT_DETACH).is_err() {

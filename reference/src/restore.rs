@@ -5,13 +5,14 @@ use crate::checkpoint::{latest, RUNTIME_NAME_ANNOTATION};
 use crate::cli::RestoreArgs;
 use crate::container::{Container, ContainerConfig, ContainerState, Status};
 use crate::criu_stats::{self, Entry};
+use crate::ids::{ContainerId, Name};
 use crate::import_spec::{self, Provided};
 use crate::monitor::{self, RestoreFlags};
 use crate::runtime::Runtime;
-use crate::store::{self, Store};
-use crate::{archive, errors, images, lifecycle, netns, rootfs, volumes};
+use crate::store::Store;
+use crate::{archive, beneath, errors, images, lifecycle, netns, rootfs, runtime, volumes};
 use anyhow::{anyhow, bail, Context, Result};
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
@@ -96,7 +97,7 @@ pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
     if let Some(file) = &a.import {
         done(import_archive(store, file, a));
     } else if a.all || a.latest {
-        let ids: Vec<String> = if a.all {
+        let ids: Vec<ContainerId> = if a.all {
             let mut list = store.list()?;
             list.sort_by_key(|c| c.config.created_time);
             list.into_iter()
@@ -107,7 +108,7 @@ pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
             latest(store)?.into_iter().collect()
         };
         for id in ids {
-            done(in_place(store, &id, a).map(|e| (id.clone(), e)));
+            done(in_place(store, &id, a).map(|e| (id.to_string(), e)));
         }
     } else {
         for name in &a.containers {
@@ -127,7 +128,7 @@ pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
     errors::report_all(errs)
 }
 
-fn in_place(store: &Store, id: &str, a: &RestoreArgs) -> Result<Option<Entry>> {
+fn in_place(store: &Store, id: &ContainerId, a: &RestoreArgs) -> Result<Option<Entry>> {
     let (_lock, mut c) = lifecycle::load_locked(store, id)?;
     restore_locked(store, &mut c, a)
 }
@@ -255,13 +256,29 @@ fn provide_files(userdata: &Path, provided: &[Provided], archive: &Path) -> Resu
             Provided::ShmDir { name } => {
                 let shm = dir.join(name);
                 fs::create_dir_all(&shm)?;
-                let tar = archive.join("devshm-checkpoint.tar");
-                if tar.is_file() {
-                    archive::unpack(File::open(&tar)?, &shm)
-                        .context("extracting devshm-checkpoint.tar")?;
+                if let Some(tar) = beneath::file(archive, "devshm-checkpoint.tar")? {
+                    archive::unpack(tar, &shm).context("extracting devshm-checkpoint.tar")?;
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// An imported name that is the start of another container's ID would stand for that container
+/// (a name is looked up before an ID prefix, as in podman): `rm <short id>` would remove the
+/// import instead.
+fn check_not_an_id(store: &Store, name: &Name) -> Result<()> {
+    if let Some(other) = store
+        .list()?
+        .iter()
+        .find(|c| c.config.id.starts_with(&**name))
+    {
+        bail!(
+            "the name {name} is the start of the ID of container {} ({}): it would stand for that container",
+            other.config.name,
+            other.config.id.short()
+        );
     }
     Ok(())
 }
@@ -273,21 +290,33 @@ fn import_dir(
     source: &str,
     a: &RestoreArgs,
 ) -> Result<(String, Option<Entry>)> {
-    let mut config: ContainerConfig = serde_json::from_slice(
-        &fs::read(dir.join("config.dump"))
-            .with_context(|| format!("failed extracting runtime information from {source}"))?,
-    )
-    .with_context(|| format!("reading config.dump of {source}"))?;
-    if let Some(want) = &store.runtime_flag {
-        if *want != config.runtime {
-            bail!(
-                "checkpoint archive {source} was created with runtime '{}' and cannot be restored with runtime '{want}'",
-                config.runtime
-            );
+    let config_dump = beneath::read(dir, "config.dump")
+        .and_then(|c| c.context("no config.dump"))
+        .with_context(|| format!("failed extracting runtime information from {source}"))?;
+    // IDs and names are checked here (ids.rs): nothing from the archive reaches a path unchecked.
+    let mut config: ContainerConfig = serde_json::from_slice(&config_dump)
+        .with_context(|| format!("reading config.dump of {source}"))?;
+    match &store.runtime_flag {
+        Some(want) if *want != config.runtime => bail!(
+            "checkpoint archive {source} was created with runtime '{}' and cannot be restored with runtime '{want}'",
+            config.runtime
+        ),
+        _ => {
+            runtime::check_name(&config.runtime)
+                .with_context(|| format!("config.dump of {source}"))?;
         }
     }
-    let spec_dump = oci_spec::runtime::Spec::load(dir.join("spec.dump"))
+    let spec_dump: oci_spec::runtime::Spec = beneath::read(dir, "spec.dump")
+        .and_then(|s| s.context("no spec.dump"))
+        .and_then(|s| Ok(serde_json::from_slice(&s)?))
         .with_context(|| format!("reading spec.dump of {source}"))?;
+    let asked = import_spec::privileges(&spec_dump, &config);
+    if !asked.is_empty() && !a.import_privileged {
+        bail!(
+            "spec.dump of {source} asks for more than a default container: {}; refpod grants that only with --import-privileged",
+            asked.join("; ")
+        );
+    }
     let image = images::find(store, &config.rootfs_image_id)?
         .or(images::find(store, &config.rootfs_image_name)?)
         .ok_or_else(|| anyhow!("{}: image not known", config.rootfs_image_name))?;
@@ -297,8 +326,8 @@ fn import_dir(
     config.create_netns = true;
     config.network_mode = "none".into();
     if let Some(name) = &a.name {
-        config.name = name.clone();
-        config.id = store::random_hex(32);
+        config.name = Name::parse(name)?;
+        config.id = ContainerId::random();
     }
     let id = config.id.clone();
     let mut c = Container {
@@ -310,6 +339,7 @@ fn import_dir(
     let made = (|| -> Result<()> {
         let _names = store.lock_names()?;
         lifecycle::check_name_free(store, &c.config.name)?;
+        check_not_an_id(store, &c.config.name)?;
         if store.container_dir(&id).exists() {
             bail!("creating container storage: that ID is already in use");
         }
@@ -321,7 +351,7 @@ fn import_dir(
                 bail!("volume with name {} already exists. Use --ignore-volumes to not restore content of volumes", v.name);
             }
             let tar = dir.join("volumes").join(format!("{}.tar", v.name));
-            if !tar.is_file() {
+            if beneath::file(dir, &format!("volumes/{}.tar", v.name))?.is_none() {
                 bail!(
                     "failed to open volume file {}: open {}: no such file or directory",
                     tar.display(),
@@ -334,7 +364,8 @@ fn import_dir(
                 new_volumes.push(v.name.clone());
             }
             if !a.ignore_volumes {
-                let tar = File::open(dir.join("volumes").join(format!("{}.tar", v.name)))?;
+                let tar = beneath::file(dir, &format!("volumes/{}.tar", v.name))?
+                    .context("the volume's tar is gone")?;
                 archive::unpack(tar, &volumes::data_dir(store, &v.name))
                     .with_context(|| format!("restoring volume {}", v.name))?;
             }
@@ -360,26 +391,28 @@ fn import_dir(
         provide_files(&p.userdata, &provided, dir)
             .context("providing the files bind-mounted into the container")?;
         if !a.ignore_rootfs {
-            let diff = dir.join("rootfs-diff.tar");
-            if diff.is_file() {
-                archive::unpack(File::open(&diff)?, &p.upper)
-                    .context("applying rootfs-diff.tar")?;
+            if let Some(diff) = beneath::file(dir, "rootfs-diff.tar")? {
+                archive::unpack(diff, &p.upper).context("applying rootfs-diff.tar")?;
             }
-            let deleted = dir.join("deleted.files");
-            if deleted.is_file() {
-                let list: Vec<String> = serde_json::from_slice(&fs::read(&deleted)?)
-                    .context("reading deleted.files")?;
+            if let Some(deleted) = beneath::read(dir, "deleted.files")? {
+                let list: Vec<String> =
+                    serde_json::from_slice(&deleted).context("reading deleted.files")?;
                 for path in list {
                     rootfs::add_whiteout(&p.upper, path.trim_start_matches('/'))?;
                 }
             }
         }
-        fs::rename(dir.join("checkpoint"), p.checkpoint())
-            .context("the archive has no checkpoint/ folder")?;
+        if !beneath::plain_dir(dir, "checkpoint")? {
+            bail!("the archive has no checkpoint/ folder");
+        }
+        fs::rename(dir.join("checkpoint"), p.checkpoint())?;
         if let Some(prev) = &a.import_previous {
             let tmp = store.temp_dir("import-previous")?;
             let r = (|| -> Result<()> {
                 archive::unpack(archive::open(prev)?, &tmp)?;
+                if !beneath::plain_dir(&tmp, "pre-checkpoint")? {
+                    bail!("the previous archive has no pre-checkpoint/ folder");
+                }
                 fs::rename(tmp.join("pre-checkpoint"), p.pre_checkpoint())
                     .context("the previous archive has no pre-checkpoint/ folder")?;
                 Ok(())
@@ -388,14 +421,14 @@ fn import_dir(
             r.with_context(|| format!("importing {}", prev.display()))?;
         }
         for f in ["network.status", "ctr.log"] {
-            if dir.join(f).is_file() {
-                fs::copy(dir.join(f), p.userdata.join(f))?;
+            if let Some(content) = beneath::read(dir, f)? {
+                fs::write(p.userdata.join(f), content)?;
             }
         }
         restore_locked(store, &mut c, a)
     })();
     match restored {
-        Ok(entry) => Ok((id, entry)),
+        Ok(entry) => Ok((id.to_string(), entry)),
         Err(e) => {
             let _ = lifecycle::remove_container(store, &c);
             for v in &new_volumes {

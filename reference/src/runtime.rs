@@ -28,11 +28,24 @@ pub struct DumpOptions {
     pub with_previous: bool,
 }
 
+/// The only runtimes refpod runs. A runtime's name comes from `--runtime` or from a container's
+/// config, which an imported archive wrote: a name that is a path would run whatever binary the
+/// archive shipped (as root, and again on every `ps`), so only these are looked up in PATH.
+pub const KNOWN: [&str; 2] = ["crun", "runc"];
+
+/// `name` when it is one of [`KNOWN`].
+pub fn check_name(name: &str) -> Result<&'static str> {
+    match KNOWN.iter().find(|k| **k == name) {
+        Some(k) => Ok(k),
+        None => bail!(
+            "unknown OCI runtime {name:?}: refpod runs only {} (found in PATH)",
+            KNOWN.join(" or ")
+        ),
+    }
+}
+
 /// Finds `name` in PATH.
 fn which(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name));
-    }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)
         .map(|d| d.join(name))
@@ -41,16 +54,13 @@ fn which(name: &str) -> Option<PathBuf> {
 
 impl Runtime {
     pub fn new(name: &str) -> Result<Runtime> {
+        let name = check_name(name)?;
         let path = which(name).with_context(|| {
             format!("could not find a working binary for the OCI runtime {name:?}")
         })?;
-        let base = Path::new(name)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name.to_string());
         Ok(Runtime {
-            state_root: PathBuf::from("/run/refpod").join(&base),
-            name: base,
+            state_root: PathBuf::from("/run/refpod").join(name),
+            name: name.to_string(),
             path,
         })
     }
@@ -256,5 +266,26 @@ impl Runtime {
         }
         c.arg("--pid-file").arg(userdata.join("pidfile")).arg(id);
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_runtimes_are_run() {
+        assert_eq!(check_name("crun").unwrap(), "crun");
+        assert_eq!(check_name("runc").unwrap(), "runc");
+        for bad in [
+            "/tmp/evil",
+            "./crun",
+            "../../usr/bin/crun",
+            "/usr/bin/crun",
+            "sh",
+            "",
+        ] {
+            assert!(Runtime::new(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! spec of an imported archive is adapted in `import_spec.rs`.
 
 use crate::container::ContainerConfig;
+use crate::ids::ContainerId;
 use crate::netns;
 use crate::store::Store;
 use crate::volumes;
@@ -14,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// podman's default capability set.
-const CAPABILITIES: &[&str] = &[
+pub const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
@@ -42,7 +43,7 @@ pub fn bind(destination: &str, source: &Path) -> Mount {
 }
 
 /// The container joins its own pinned network namespace (see netns.rs).
-pub fn set_netns(linux: &mut Linux, id: &str) {
+pub fn set_netns(linux: &mut Linux, id: &ContainerId) {
     let mut namespaces = linux.namespaces().clone().unwrap_or_default();
     namespaces.retain(|n| n.typ() != LinuxNamespaceType::Network);
     let mut net = LinuxNamespace::default();
@@ -56,7 +57,7 @@ pub fn set_netns(linux: &mut Linux, id: &str) {
 pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<Spec> {
     let mut spec = Spec::default();
     spec.set_version("1.0.2".into());
-    spec.set_hostname(Some(config.id[..12].to_string()));
+    spec.set_hostname(Some(config.id.short().to_string()));
     let mut root = spec.root().clone().unwrap_or_default();
     root.set_path(rootfs.to_path_buf());
     root.set_readonly(Some(false));
@@ -71,7 +72,7 @@ pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<S
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
         "container=refpod".into(),
         "HOME=/root".into(),
-        format!("HOSTNAME={}", &config.id[..12]),
+        format!("HOSTNAME={}", config.id.short()),
     ]));
     process.set_no_new_privileges(Some(false));
     // By their spec names (serde): oci-spec's FromStr wants them without `CAP_`.
@@ -118,7 +119,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let store = Store::open(t.path(), None).unwrap();
         let config: ContainerConfig = serde_json::from_value(serde_json::json!({
-            "id": "0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
+            "id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "name": "c", "rootfsImageID": "", "rootfsImageName": "",
             "RawImageName": "", "runtime": "crun", "createdTime": "2026-01-01T00:00:00Z",
         }))
         .unwrap();

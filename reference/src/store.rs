@@ -10,11 +10,13 @@
 //! ```
 
 use crate::container::Container;
+use crate::ids::ContainerId;
 use crate::lock::{self, Lock};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct Store {
@@ -29,6 +31,12 @@ impl Store {
             root: root.to_path_buf(),
             runtime_flag,
         };
+        // Only root may enter: the store holds setuid files and device nodes from archives and
+        // images (podman's storage is 0700 too). Set on every open, so that older stores close.
+        fs::create_dir_all(&store.root)
+            .with_context(|| format!("creating {}", store.root.display()))?;
+        fs::set_permissions(&store.root, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", store.root.display()))?;
         for dir in ["images", "layers", "containers", "volumes", "locks", "tmp"] {
             fs::create_dir_all(store.root.join(dir))
                 .with_context(|| format!("creating {}", store.root.join(dir).display()))?;
@@ -45,11 +53,11 @@ impl Store {
         self.root.join(name)
     }
 
-    pub fn container_dir(&self, id: &str) -> PathBuf {
+    pub fn container_dir(&self, id: &ContainerId) -> PathBuf {
         self.root.join("containers").join(id)
     }
 
-    pub fn lock_container(&self, id: &str) -> Result<Lock> {
+    pub fn lock_container(&self, id: &ContainerId) -> Result<Lock> {
         lock::acquire(&self.root.join("locks").join(format!("{id}.lock")))
     }
 
@@ -77,11 +85,11 @@ impl Store {
         let mut out = vec![];
         for entry in fs::read_dir(self.root.join("containers"))? {
             let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
+            // Half-removed folders (`.removing-…`) and anything else that is not an ID.
+            let Ok(id) = ContainerId::parse(&entry.file_name().to_string_lossy()) else {
                 continue;
-            }
-            if let Ok(Some(c)) = Container::load(self, &name) {
+            };
+            if let Ok(Some(c)) = Container::load(self, &id) {
                 out.push(c);
             }
         }
@@ -90,16 +98,16 @@ impl Store {
 
     /// Resolves a name, a full ID or a unique ID prefix, as podman does (exact ID, then name,
     /// then prefix).
-    pub fn find(&self, key: &str) -> Result<Option<String>> {
+    pub fn find(&self, key: &str) -> Result<Option<ContainerId>> {
         let key = key.trim_start_matches('/');
         if key.is_empty() {
             return Ok(None);
         }
         let all = self.list()?;
-        if let Some(c) = all.iter().find(|c| c.config.id == key) {
+        if let Some(c) = all.iter().find(|c| c.config.id == *key) {
             return Ok(Some(c.config.id.clone()));
         }
-        if let Some(c) = all.iter().find(|c| c.config.name == key) {
+        if let Some(c) = all.iter().find(|c| c.config.name == *key) {
             return Ok(Some(c.config.id.clone()));
         }
         let matches: Vec<&Container> = all
@@ -116,7 +124,7 @@ impl Store {
     }
 
     /// Like [`Store::find`], with podman's error for a missing container.
-    pub fn resolve(&self, key: &str) -> Result<String> {
+    pub fn resolve(&self, key: &str) -> Result<ContainerId> {
         self.find(key)?.ok_or_else(|| {
             anyhow::anyhow!("no container with name or ID \"{key}\" found: no such container")
         })
@@ -145,4 +153,20 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     f.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_for_root_only() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("store");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        Store::open(&root, None).unwrap();
+        let mode = fs::metadata(&root).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }

@@ -1,37 +1,22 @@
 //! Named volumes: folders `<root>/volumes/<name>/_data`, bind-mounted into containers.
 
 use crate::errors::Exit;
+use crate::ids::Name;
 use crate::store::Store;
 use anyhow::{bail, Result};
 use std::fs;
 use std::path::PathBuf;
 
-pub fn data_dir(store: &Store, name: &str) -> PathBuf {
+pub fn data_dir(store: &Store, name: &Name) -> PathBuf {
     store.dir("volumes").join(name).join("_data")
 }
 
-pub fn exists(store: &Store, name: &str) -> bool {
+pub fn exists(store: &Store, name: &Name) -> bool {
     data_dir(store, name).is_dir()
 }
 
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !ok {
-        bail!("invalid volume name {name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
-    }
-    Ok(())
-}
-
 /// Creates the volume if it is missing; true when it was created.
-pub fn ensure(store: &Store, name: &str) -> Result<bool> {
-    check_name(name)?;
+pub fn ensure(store: &Store, name: &Name) -> Result<bool> {
     if exists(store, name) {
         return Ok(false);
     }
@@ -39,13 +24,14 @@ pub fn ensure(store: &Store, name: &str) -> Result<bool> {
     Ok(true)
 }
 
-pub fn remove(store: &Store, name: &str) -> Result<()> {
+pub fn remove(store: &Store, name: &Name) -> Result<()> {
     fs::remove_dir_all(store.dir("volumes").join(name))?;
     Ok(())
 }
 
 pub fn create_cmd(store: &Store, name: &str) -> Result<()> {
-    if !ensure(store, name)? {
+    let name = Name::parse(name).map_err(|e| anyhow::anyhow!("invalid volume name: {e}"))?;
+    if !ensure(store, &name)? {
         bail!("volume with name {name} already exists: volume already exists");
     }
     println!("{name}");
@@ -53,7 +39,7 @@ pub fn create_cmd(store: &Store, name: &str) -> Result<()> {
 }
 
 pub fn exists_cmd(store: &Store, name: &str) -> Result<()> {
-    if exists(store, name) {
+    if Name::parse(name).is_ok_and(|n| exists(store, &n)) {
         Ok(())
     } else {
         Err(Exit::Silent(1).into())
@@ -77,17 +63,17 @@ pub fn ls_cmd(store: &Store) -> Result<()> {
 pub fn rm_cmd(store: &Store, names: &[String], force: bool) -> Result<()> {
     let mut errors = vec![];
     for name in names {
-        if !exists(store, name) {
+        let Some(name) = Name::parse(name).ok().filter(|n| exists(store, n)) else {
             errors.push(anyhow::Error::new(Exit::Message(
                 1,
                 format!("no volume with name \"{name}\" found: no such volume"),
             )));
             continue;
-        }
+        };
         let users: Vec<_> = store
             .list()?
             .into_iter()
-            .filter(|c| c.config.named_volumes.iter().any(|v| v.name == *name))
+            .filter(|c| c.config.named_volumes.iter().any(|v| v.name == name))
             .collect();
         if !users.is_empty() && !force {
             let ids: Vec<&str> = users.iter().map(|c| c.config.id.as_str()).collect();
@@ -103,7 +89,7 @@ pub fn rm_cmd(store: &Store, names: &[String], force: bool) -> Result<()> {
         for c in users {
             crate::lifecycle::force_remove(store, &c.config.id, 0)?;
         }
-        match remove(store, name) {
+        match remove(store, &name) {
             Ok(()) => println!("{name}"),
             Err(e) => errors.push(e),
         }
