@@ -18,7 +18,7 @@ pub struct CaseFile {
     pub covers: Vec<String>,
     /// The man-page sentence or podman fact the case checks, with its source.
     pub spec: String,
-    /// Capabilities the case needs: `criu`, `soft-dirty`, `root`, `runtime:<name>`, `peer` (a
+    /// Capabilities the case needs: `criu`, `soft-dirty` (or its absence, `no-soft-dirty`), `root`, `runtime:<name>`, `peer` (a
     /// second engine, `--peer`: needed by `peer` steps and peer containers).
     #[serde(default)]
     pub requires: Vec<String>,
@@ -154,6 +154,9 @@ pub struct StatsStep {
     pub containers: Vec<String>,
     /// Keep the statistics under this name, for `fewer_pages`.
     pub save: Option<String>,
+    /// The archive the same command exported (`{file:x}`): the statistics must agree with the
+    /// `stats-dump` CRIU wrote into it and with its page images.
+    pub archive: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

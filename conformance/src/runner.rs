@@ -680,6 +680,12 @@ impl CaseRun<'_> {
                 StatsKindName::Restore => (StatsKind::Restore, &self.ctx.restore_schema),
             };
             findings.extend(stats::check_stats(&call.stdout, kind, schema, &ids));
+            if let Some(file) = &s.archive {
+                let path = self.resolve(file)?;
+                let bytes =
+                    std::fs::read(&path).map_err(|e| format!("no archive at {path}: {e}"))?;
+                findings.extend(stats::check_against_archive(&call.stdout, &bytes));
+            }
             if let Some(name) = &s.save {
                 let parsed = serde_json::from_str(call.stdout.trim()).unwrap_or_default();
                 self.saved_stats.insert(name.clone(), parsed);
