@@ -96,6 +96,10 @@ pub struct Step {
     /// Victims planted by a `hostile` step, inside the sandbox: still a regular file with one
     /// link and the content planted.
     pub intact: Option<Vec<String>>,
+    /// CRIU's files are on disk (`--keep`): the log that `inspect` names as `CheckpointLog`,
+    /// and (unless `stats = false`) the `stats-dump` CRIU wrote beside it, non-empty files
+    /// inside the sandbox.
+    pub kept: Option<KeptStep>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -161,6 +165,19 @@ pub struct StatsStep {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct KeptStep {
+    pub containers: Vec<String>,
+    /// Whether CRIU wrote statistics: only a dump that succeeded does.
+    #[serde(default = "yes")]
+    pub stats: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TmpfsStep {
     /// The folder, e.g. `{file:small}`: created, then a tmpfs of `size` mounted on it.
     pub dir: String,
@@ -203,6 +220,7 @@ impl Step {
             ("no_file", self.no_file.is_some()),
             ("hostile", self.hostile.is_some()),
             ("intact", self.intact.is_some()),
+            ("kept", self.kept.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()

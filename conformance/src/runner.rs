@@ -536,7 +536,46 @@ impl CaseRun<'_> {
             }
             return Ok(findings);
         }
+        if let Some(k) = &step.kept {
+            let mut findings = vec![];
+            for key in &k.containers {
+                findings.extend(self.kept(key, k.stats)?);
+            }
+            return Ok(findings);
+        }
         Err("a step with no action".into())
+    }
+
+    /// CRIU's log (`inspect`'s `CheckpointLog`) and, with `stats`, the `stats-dump` beside it
+    /// are non-empty files inside the sandbox: `--keep` kept them.
+    fn kept(&mut self, key: &str, stats: bool) -> Result<Vec<Finding>, Finding> {
+        let (peer, name) = self.locate(key)?;
+        let inspect = self
+            .inspect_on(peer, &name)?
+            .ok_or(format!("container {name} does not exist"))?;
+        let log = inspect["State"]["CheckpointLog"].as_str().unwrap_or_default();
+        if log.is_empty() {
+            return Ok(vec![format!(
+                "{key}: inspect names no CheckpointLog to find CRIU's files by"
+            )]);
+        }
+        // Prints the files that are missing or empty.
+        let script = r#"for f in "$@"; do [ -f "$f" ] && [ -s "$f" ] || echo "$f"; done"#;
+        let mut argv = ["sh", "-c", script, "sh", log].map(String::from).to_vec();
+        if stats {
+            let dir = log.rsplit_once('/').map_or("", |(d, _)| d);
+            argv.push(format!("{dir}/stats-dump"));
+        }
+        let call = self.ctx.target.run_inside(argv, self.budget()?);
+        self.log.push_str(&call.render());
+        if !call.ok() {
+            return Err(format!("cannot look at {log}: {}", call.stderr.trim()));
+        }
+        Ok(call
+            .stdout
+            .lines()
+            .map(|f| format!("{key}: {f} is gone or empty after --keep"))
+            .collect())
     }
 
     /// Writes a hostile archive aimed at this case's names, and plants its victim inside the

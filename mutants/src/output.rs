@@ -17,6 +17,13 @@ pub enum StatsEdit {
     RuntimeExceedsPodman,
     /// Statistics for the first container only.
     FirstContainerOnly,
+    /// `criu_statistics` is `{}`: the engine never read CRIU's statistics.
+    CriuEmptied,
+    /// The podman and runtime durations are 0: not measured.
+    DurationsZeroed,
+    /// `pages_written` is one page off what CRIU wrote (still plausible: not above the pages
+    /// scanned, not 0).
+    PagesWrittenOff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +86,11 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
             .as_ref()
             .and_then(|k| obj[k].as_u64())
             .unwrap_or(0);
+        if edit == StatsEdit::DurationsZeroed {
+            if let Some(k) = &podman_key {
+                obj[k] = Value::from(0);
+            }
+        }
         if edit == StatsEdit::DurationRenamed {
             if let Some(k) = podman_key {
                 let v = obj.remove(&k).expect("the key was just found");
@@ -97,6 +109,22 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
             return;
         }
         for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            match edit {
+                StatsEdit::CriuEmptied => {
+                    c.insert("criu_statistics".into(), serde_json::json!({}));
+                    continue;
+                }
+                StatsEdit::PagesWrittenOff => {
+                    let criu = c.get_mut("criu_statistics").and_then(Value::as_object_mut);
+                    if let Some(criu) = criu {
+                        let n = criu.get("pages_written").and_then(Value::as_u64).unwrap_or(0);
+                        let off = if n > 1 { n - 1 } else { n + 1 };
+                        criu.insert("pages_written".into(), Value::from(off));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             let Some(key) = c
                 .keys()
                 .find(|k| k.starts_with("runtime_") && k.ends_with("_duration"))
@@ -106,6 +134,7 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
             };
             c[&key] = match edit {
                 StatsEdit::DurationAsString => Value::String(c[&key].to_string()),
+                StatsEdit::DurationsZeroed => Value::from(0),
                 _ => Value::from(podman + 1),
             };
         }
