@@ -166,7 +166,13 @@ pub struct StatsStep {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeptStep {
+    /// Containers whose `CheckpointLog` (inspect) names CRIU's log.
+    #[serde(default)]
     pub containers: Vec<String>,
+    /// The log the previous command's error names ("Please check CRIU logfile PATH"): after a
+    /// failed checkpoint, the only place that tells a user where to look.
+    #[serde(default)]
+    pub log_in_error: bool,
     /// Whether CRIU wrote statistics: only a dump that succeeded does.
     #[serde(default = "yes")]
     pub stats: bool,
@@ -307,6 +313,11 @@ impl Case {
                         i + 1,
                         attack.name
                     );
+                }
+            }
+            if let Some(k) = &step.kept {
+                if k.containers.is_empty() && !k.log_in_error {
+                    bail!("step {}: field `kept`: name `containers` or set `log_in_error`", i + 1);
                 }
             }
             if let Some(re) = &step.stderr {

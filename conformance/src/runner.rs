@@ -65,6 +65,8 @@ struct CaseRun<'a> {
     saved_stats: HashMap<String, serde_json::Value>,
     /// tmpfs mounted by the case inside the sandbox, unmounted at cleanup.
     mounts: Vec<String>,
+    /// The stderr of the last `run`/`peer`/`exec` step, for `kept = { log_in_error = true }`.
+    last_stderr: String,
 }
 
 pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
@@ -78,6 +80,7 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
         facts: HashMap::new(),
         saved_stats: HashMap::new(),
         mounts: vec![],
+        last_stderr: String::new(),
     };
     let findings = run.setup_and_steps();
     run.cleanup();
@@ -541,6 +544,14 @@ impl CaseRun<'_> {
             for key in &k.containers {
                 findings.extend(self.kept(key, k.stats)?);
             }
+            if k.log_in_error {
+                match log_named_in(&self.last_stderr) {
+                    Some(log) => findings.extend(self.kept_files("the error's log", &log, k.stats)?),
+                    None => findings.push(
+                        "the error names no CRIU log (an absolute path ending in .log)".into(),
+                    ),
+                }
+            }
             return Ok(findings);
         }
         Err("a step with no action".into())
@@ -559,6 +570,12 @@ impl CaseRun<'_> {
                 "{key}: inspect names no CheckpointLog to find CRIU's files by"
             )]);
         }
+        let log = log.to_string();
+        self.kept_files(key, &log, stats)
+    }
+
+    /// `log` and, with `stats`, the `stats-dump` beside it are non-empty files in the sandbox.
+    fn kept_files(&mut self, key: &str, log: &str, stats: bool) -> Result<Vec<Finding>, Finding> {
         // Prints the files that are missing or empty.
         let script = r#"for f in "$@"; do [ -f "$f" ] && [ -s "$f" ] || echo "$f"; done"#;
         let mut argv = ["sh", "-c", script, "sh", log].map(String::from).to_vec();
@@ -680,6 +697,7 @@ impl CaseRun<'_> {
             before.push((key.clone(), peer, name, file, p));
         }
         let call = self.call_on(on_peer, &args)?;
+        self.last_stderr.clone_from(&call.stderr);
         let mut findings = vec![];
         let want_exit = step.exit.unwrap_or(0);
         if call.exit != Some(want_exit) {
@@ -830,6 +848,16 @@ impl CaseRun<'_> {
     }
 }
 
+/// The first absolute path ending in `.log` in an error text ("Please check CRIU logfile
+/// /x/userdata/dump.log: Invalid exchange").
+fn log_named_in(stderr: &str) -> Option<String> {
+    stderr
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '`')
+        .map(|w| w.trim_end_matches([':', ',', '.', ';', ')']))
+        .find(|w| w.starts_with('/') && w.ends_with(".log"))
+        .map(String::from)
+}
+
 /// The commands that remove these containers, volumes and images from an engine.
 pub fn removals(containers: &[String], volumes: &[String], images: &[String]) -> Vec<Vec<String>> {
     let mut out = vec![];
@@ -851,4 +879,20 @@ pub fn removals(containers: &[String], volumes: &[String], images: &[String]) ->
         out.push(["rmi", "-f", i.as_str()].map(String::from).to_vec());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_named_in;
+
+    #[test]
+    fn the_log_an_error_names() {
+        let crun = "CRIU checkpointing failed -52.  Please check CRIU logfile /var/lib/x/userdata/dump.log: Invalid exchange\nError: `/usr/bin/crun checkpoint --work-path /var/lib/x/userdata id` failed: exit status 1\n";
+        assert_eq!(
+            log_named_in(crun).as_deref(),
+            Some("/var/lib/x/userdata/dump.log")
+        );
+        assert_eq!(log_named_in("Error: it failed\n"), None);
+        assert_eq!(log_named_in("see dump.log"), None);
+    }
 }
