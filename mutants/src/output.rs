@@ -116,10 +116,10 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
                 }
                 StatsEdit::PagesWrittenOff => {
                     let criu = c.get_mut("criu_statistics").and_then(Value::as_object_mut);
-                    if let Some(criu) = criu {
-                        let n = criu.get("pages_written").and_then(Value::as_u64).unwrap_or(0);
-                        let off = if n > 1 { n - 1 } else { n + 1 };
-                        criu.insert("pages_written".into(), Value::from(off));
+                    // Only where CRIU reported pages written (restore statistics have none).
+                    if let Some(pages) = criu.and_then(|c| c.get_mut("pages_written")) {
+                        let n = pages.as_u64().unwrap_or(0);
+                        *pages = Value::from(if n > 1 { n - 1 } else { n + 1 });
                     }
                     continue;
                 }
@@ -285,6 +285,24 @@ mod tests {
             "182184"
         );
         assert_eq!(v["podman_checkpoint_duration"], 264442);
+    }
+
+    #[test]
+    fn empties_zeroes_and_shifts_the_numbers() {
+        let one = checkpoint_stats(&[ID]);
+        let v = parse(&edit_stats(&one, StatsEdit::CriuEmptied));
+        assert_eq!(v["container_statistics"][0]["criu_statistics"], serde_json::json!({}));
+        assert_eq!(v["podman_checkpoint_duration"], 264442);
+        let v = parse(&edit_stats(&one, StatsEdit::DurationsZeroed));
+        assert_eq!(v["podman_checkpoint_duration"], 0);
+        assert_eq!(v["container_statistics"][0]["runtime_checkpoint_duration"], 0);
+        assert_eq!(v["container_statistics"][0]["criu_statistics"]["frozen_time"], 70370);
+        let v = parse(&edit_stats(&one, StatsEdit::PagesWrittenOff));
+        assert_eq!(v["container_statistics"][0]["criu_statistics"]["pages_written"], 33);
+        // Restore statistics have no pages_written: nothing to shift.
+        let restore = r#"{"podman_restore_duration": 5, "container_statistics": [{"criu_statistics": {"pages_restored": 3}}]}"#;
+        let v = parse(&edit_stats(restore, StatsEdit::PagesWrittenOff));
+        assert!(v["container_statistics"][0]["criu_statistics"].get("pages_written").is_none());
     }
 
     #[test]
