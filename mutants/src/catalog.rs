@@ -474,7 +474,8 @@ pub const CATALOG: &[Mutant] = &[
         D::Stats(StatsEdit::PagesWrittenOff),
         "`pages_written` is one page off what CRIU wrote (still not 0 and not above the pages scanned)",
     )
-    .on(&["print-stats"]),
+    .on(&["print-stats"])
+    .fast(&["print-stats.with-export"]),
     mutant(
         "stats-first-container-only",
         D::Stats(StatsEdit::FirstContainerOnly),
