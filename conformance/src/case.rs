@@ -317,7 +317,10 @@ impl Case {
             }
             if let Some(k) = &step.kept {
                 if k.containers.is_empty() && !k.log_in_error {
-                    bail!("step {}: field `kept`: name `containers` or set `log_in_error`", i + 1);
+                    bail!(
+                        "step {}: field `kept`: name `containers` or set `log_in_error`",
+                        i + 1
+                    );
                 }
             }
             if let Some(re) = &step.stderr {

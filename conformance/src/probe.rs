@@ -63,8 +63,11 @@ pub fn criu_version_number(output: &str) -> Option<u32> {
 fn os_release_field(text: &str, key: &str) -> String {
     text.lines()
         .filter_map(|l| l.strip_prefix(&format!("{key}=")))
-        .last()
-        .map_or_else(|| "unknown".to_string(), |v| v.trim_matches('"').to_string())
+        .next_back()
+        .map_or_else(
+            || "unknown".to_string(),
+            |v| v.trim_matches('"').to_string(),
+        )
 }
 
 impl Capabilities {
@@ -78,7 +81,7 @@ impl Capabilities {
             .call(&["--version".into()], PROBE_TIMEOUT)
             .stdout
             .split_whitespace()
-            .last()
+            .next_back()
             .unwrap_or("")
             .to_string();
         let runtime_name = match runtime {

@@ -546,7 +546,9 @@ impl CaseRun<'_> {
             }
             if k.log_in_error {
                 match log_named_in(&self.last_stderr) {
-                    Some(log) => findings.extend(self.kept_files("the error's log", &log, k.stats)?),
+                    Some(log) => {
+                        findings.extend(self.kept_files("the error's log", &log, k.stats)?)
+                    }
                     None => findings.push(
                         "the error names no CRIU log (an absolute path ending in .log)".into(),
                     ),
@@ -564,7 +566,9 @@ impl CaseRun<'_> {
         let inspect = self
             .inspect_on(peer, &name)?
             .ok_or(format!("container {name} does not exist"))?;
-        let log = inspect["State"]["CheckpointLog"].as_str().unwrap_or_default();
+        let log = inspect["State"]["CheckpointLog"]
+            .as_str()
+            .unwrap_or_default();
         if log.is_empty() {
             return Ok(vec![format!(
                 "{key}: inspect names no CheckpointLog to find CRIU's files by"

@@ -291,18 +291,32 @@ mod tests {
     fn empties_zeroes_and_shifts_the_numbers() {
         let one = checkpoint_stats(&[ID]);
         let v = parse(&edit_stats(&one, StatsEdit::CriuEmptied));
-        assert_eq!(v["container_statistics"][0]["criu_statistics"], serde_json::json!({}));
+        assert_eq!(
+            v["container_statistics"][0]["criu_statistics"],
+            serde_json::json!({})
+        );
         assert_eq!(v["podman_checkpoint_duration"], 264442);
         let v = parse(&edit_stats(&one, StatsEdit::DurationsZeroed));
         assert_eq!(v["podman_checkpoint_duration"], 0);
-        assert_eq!(v["container_statistics"][0]["runtime_checkpoint_duration"], 0);
-        assert_eq!(v["container_statistics"][0]["criu_statistics"]["frozen_time"], 70370);
+        assert_eq!(
+            v["container_statistics"][0]["runtime_checkpoint_duration"],
+            0
+        );
+        assert_eq!(
+            v["container_statistics"][0]["criu_statistics"]["frozen_time"],
+            70370
+        );
         let v = parse(&edit_stats(&one, StatsEdit::PagesWrittenOff));
-        assert_eq!(v["container_statistics"][0]["criu_statistics"]["pages_written"], 33);
+        assert_eq!(
+            v["container_statistics"][0]["criu_statistics"]["pages_written"],
+            33
+        );
         // Restore statistics have no pages_written: nothing to shift.
         let restore = r#"{"podman_restore_duration": 5, "container_statistics": [{"criu_statistics": {"pages_restored": 3}}]}"#;
         let v = parse(&edit_stats(restore, StatsEdit::PagesWrittenOff));
-        assert!(v["container_statistics"][0]["criu_statistics"].get("pages_written").is_none());
+        assert!(v["container_statistics"][0]["criu_statistics"]
+            .get("pages_written")
+            .is_none());
     }
 
     #[test]

@@ -309,7 +309,11 @@ fn respond_verb(
             if !checkpoint || !options.has("keep") {
                 return None;
             }
-            let names: Vec<String> = options.positionals().iter().map(|s| s.to_string()).collect();
+            let names: Vec<String> = options
+                .positionals()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             let reply = real.verb(cl, &options);
             for name in &names {
                 delete_kept_files(real, name, &reply.stderr);

@@ -51,8 +51,11 @@ fn os_release(key: &str) -> String {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("{key}=")))
-        .last()
-        .map_or_else(|| "unknown".to_string(), |v| v.trim_matches('"').to_string())
+        .next_back()
+        .map_or_else(
+            || "unknown".to_string(),
+            |v| v.trim_matches('"').to_string(),
+        )
 }
 
 fn output_of(cmd: &str, args: &[&str]) -> Option<String> {

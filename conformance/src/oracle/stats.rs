@@ -226,7 +226,11 @@ pub fn check_against_archive(stdout: &str, archive_bytes: &[u8]) -> Vec<Finding>
     };
     let archive = match super::archive::read_archive(archive_bytes) {
         Ok(a) => a,
-        Err(e) => return vec![format!("cannot read the archive to compare statistics: {e}")],
+        Err(e) => {
+            return vec![format!(
+                "cannot read the archive to compare statistics: {e}"
+            )]
+        }
     };
     let mut f = vec![];
     let criu = &container["criu_statistics"];
@@ -437,7 +441,12 @@ mod tests {
             r#"{{"podman_checkpoint_duration":0,"container_statistics":[{{"Id":"{ID}","runtime_checkpoint_duration":0,"criu_statistics":{{}}}}]}}"#
         );
         let f = check(&fake, StatsKind::Checkpoint);
-        for needle in ["/podman_checkpoint_duration", "/runtime_checkpoint_duration", "frozen_time", "pages_written"] {
+        for needle in [
+            "/podman_checkpoint_duration",
+            "/runtime_checkpoint_duration",
+            "frozen_time",
+            "pages_written",
+        ] {
             assert!(f.iter().any(|x| x.contains(needle)), "{needle}: {f:#?}");
         }
         // A zero CRIU time is no real time (podman would have left it out).
@@ -447,7 +456,9 @@ mod tests {
         one_finding_containing(&check(&out, StatsKind::Checkpoint), "memdump_time");
         // Restore: the times and pages restored are required, the copy-on-write counts are not.
         let out = edited(StatsKind::Restore, |v| {
-            let c = v["container_statistics"][0]["criu_statistics"].as_object_mut().unwrap();
+            let c = v["container_statistics"][0]["criu_statistics"]
+                .as_object_mut()
+                .unwrap();
             c.remove("pages_compared");
             c.remove("pages_skipped_cow");
         });
@@ -499,12 +510,23 @@ mod tests {
     }
 
     /// CHECKPOINT's numbers, with pages_skipped_parent (6) which podman does not print.
-    const REAL_DUMP: &[(u8, u64)] = &[(1, 100799), (2, 70370), (3, 934), (4, 142), (5, 50), (6, 0), (7, 34)];
+    const REAL_DUMP: &[(u8, u64)] = &[
+        (1, 100799),
+        (2, 70370),
+        (3, 934),
+        (4, 142),
+        (5, 50),
+        (6, 0),
+        (7, 34),
+    ];
 
     #[test]
     fn statistics_agree_with_the_archive() {
         let archive = archive_with(&stats_dump(REAL_DUMP), 34);
-        assert_eq!(check_against_archive(CHECKPOINT, &archive), Vec::<Finding>::new());
+        assert_eq!(
+            check_against_archive(CHECKPOINT, &archive),
+            Vec::<Finding>::new()
+        );
     }
 
     #[test]
