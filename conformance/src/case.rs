@@ -18,7 +18,7 @@ pub struct CaseFile {
     pub covers: Vec<String>,
     /// The man-page sentence or podman fact the case checks, with its source.
     pub spec: String,
-    /// Capabilities the case needs: `criu`, `soft-dirty`, `root`, `runtime:<name>`, `peer` (a
+    /// Capabilities the case needs: `criu`, `soft-dirty` (or its absence, `no-soft-dirty`), `root`, `runtime:<name>`, `peer` (a
     /// second engine, `--peer`: needed by `peer` steps and peer containers).
     #[serde(default)]
     pub requires: Vec<String>,
@@ -96,6 +96,10 @@ pub struct Step {
     /// Victims planted by a `hostile` step, inside the sandbox: still a regular file with one
     /// link and the content planted.
     pub intact: Option<Vec<String>>,
+    /// CRIU's files are on disk (`--keep`): the log that `inspect` names as `CheckpointLog`,
+    /// and (unless `stats = false`) the `stats-dump` CRIU wrote beside it, non-empty files
+    /// inside the sandbox.
+    pub kept: Option<KeptStep>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -154,6 +158,28 @@ pub struct StatsStep {
     pub containers: Vec<String>,
     /// Keep the statistics under this name, for `fewer_pages`.
     pub save: Option<String>,
+    /// The archive the same command exported (`{file:x}`): the statistics must agree with the
+    /// `stats-dump` CRIU wrote into it and with its page images.
+    pub archive: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptStep {
+    /// Containers whose `CheckpointLog` (inspect) names CRIU's log.
+    #[serde(default)]
+    pub containers: Vec<String>,
+    /// The log the previous command's error names ("Please check CRIU logfile PATH"): after a
+    /// failed checkpoint, the only place that tells a user where to look.
+    #[serde(default)]
+    pub log_in_error: bool,
+    /// Whether CRIU wrote statistics: only a dump that succeeded does.
+    #[serde(default = "yes")]
+    pub stats: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +226,7 @@ impl Step {
             ("no_file", self.no_file.is_some()),
             ("hostile", self.hostile.is_some()),
             ("intact", self.intact.is_some()),
+            ("kept", self.kept.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()
@@ -285,6 +312,14 @@ impl Case {
                         "step {}: field `hostile.volume`: the {} attack needs a volume (`{{vol:v}}`)",
                         i + 1,
                         attack.name
+                    );
+                }
+            }
+            if let Some(k) = &step.kept {
+                if k.containers.is_empty() && !k.log_in_error {
+                    bail!(
+                        "step {}: field `kept`: name `containers` or set `log_in_error`",
+                        i + 1
                     );
                 }
             }

@@ -56,12 +56,18 @@ pub fn criu_version_number(output: &str) -> Option<u32> {
     Some(major * 10000 + minor * 100 + patch)
 }
 
+/// A field of /etc/os-release read as podman's `GetHostDistributionInfo` (libpod/info.go, the
+/// same in 5.4.2 and 5.8) reads it: every line starting with `KEY=` sets it (the last one wins),
+/// with its `"` trimmed; "unknown" without one (Debian testing has no VERSION_ID) or without
+/// the file.
 fn os_release_field(text: &str, key: &str) -> String {
     text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or("")
-        .trim_matches('"')
-        .to_string()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .next_back()
+        .map_or_else(
+            || "unknown".to_string(),
+            |v| v.trim_matches('"').to_string(),
+        )
 }
 
 impl Capabilities {
@@ -75,7 +81,7 @@ impl Capabilities {
             .call(&["--version".into()], PROBE_TIMEOUT)
             .stdout
             .split_whitespace()
-            .last()
+            .next_back()
             .unwrap_or("")
             .to_string();
         let runtime_name = match runtime {
@@ -163,6 +169,11 @@ impl Capabilities {
         requires.iter().find_map(|r| match r.as_str() {
             "criu" => self.criu.clone().err(),
             "soft-dirty" => self.soft_dirty.clone().err(),
+            // The cases that check the refusal where memory tracking is missing.
+            "no-soft-dirty" => self.soft_dirty.is_ok().then(|| {
+                "checks the refusal without soft-dirty memory tracking, and this kernel has it"
+                    .to_string()
+            }),
             "root" => (!self.root).then(|| "needs root inside the sandbox".to_string()),
             "peer" => self.peer.clone().err(),
             other => match other.strip_prefix("runtime:") {
@@ -199,5 +210,17 @@ mod tests {
         let text = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nVERSION_ID=\"13\"\nID=debian\n";
         assert_eq!(os_release_field(text, "ID"), "debian");
         assert_eq!(os_release_field(text, "VERSION_ID"), "13");
+    }
+
+    #[test]
+    fn os_release_without_a_field_gives_unknown_as_podman() {
+        // Debian testing (forky): no VERSION_ID line.
+        let forky = "PRETTY_NAME=\"Debian GNU/Linux forky/sid\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=forky\nID=debian\n";
+        assert_eq!(os_release_field(forky, "VERSION_ID"), "unknown");
+        assert_eq!(os_release_field(forky, "ID"), "debian");
+        assert_eq!(os_release_field("", "ID"), "unknown");
+        // The last line wins; only `"` is trimmed, as strings.Trim(v, "\"") does.
+        assert_eq!(os_release_field("ID=a\nID=\"b\"\n", "ID"), "b");
+        assert_eq!(os_release_field("VERSION_ID='1'\n", "VERSION_ID"), "'1'");
     }
 }

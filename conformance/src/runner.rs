@@ -65,6 +65,8 @@ struct CaseRun<'a> {
     saved_stats: HashMap<String, serde_json::Value>,
     /// tmpfs mounted by the case inside the sandbox, unmounted at cleanup.
     mounts: Vec<String>,
+    /// The stderr of the last `run`/`peer`/`exec` step, for `kept = { log_in_error = true }`.
+    last_stderr: String,
 }
 
 pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
@@ -78,6 +80,7 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
         facts: HashMap::new(),
         saved_stats: HashMap::new(),
         mounts: vec![],
+        last_stderr: String::new(),
     };
     let findings = run.setup_and_steps();
     run.cleanup();
@@ -539,7 +542,64 @@ impl CaseRun<'_> {
             }
             return Ok(findings);
         }
+        if let Some(k) = &step.kept {
+            let mut findings = vec![];
+            for key in &k.containers {
+                findings.extend(self.kept(key, k.stats)?);
+            }
+            if k.log_in_error {
+                match log_named_in(&self.last_stderr) {
+                    Some(log) => {
+                        findings.extend(self.kept_files("the error's log", &log, k.stats)?)
+                    }
+                    None => findings.push(
+                        "the error names no CRIU log (an absolute path ending in .log)".into(),
+                    ),
+                }
+            }
+            return Ok(findings);
+        }
         Err("a step with no action".into())
+    }
+
+    /// CRIU's log (`inspect`'s `CheckpointLog`) and, with `stats`, the `stats-dump` beside it
+    /// are non-empty files inside the sandbox: `--keep` kept them.
+    fn kept(&mut self, key: &str, stats: bool) -> Result<Vec<Finding>, Finding> {
+        let (peer, name) = self.locate(key)?;
+        let inspect = self
+            .inspect_on(peer, &name)?
+            .ok_or(format!("container {name} does not exist"))?;
+        let log = inspect["State"]["CheckpointLog"]
+            .as_str()
+            .unwrap_or_default();
+        if log.is_empty() {
+            return Ok(vec![format!(
+                "{key}: inspect names no CheckpointLog to find CRIU's files by"
+            )]);
+        }
+        let log = log.to_string();
+        self.kept_files(key, &log, stats)
+    }
+
+    /// `log` and, with `stats`, the `stats-dump` beside it are non-empty files in the sandbox.
+    fn kept_files(&mut self, key: &str, log: &str, stats: bool) -> Result<Vec<Finding>, Finding> {
+        // Prints the files that are missing or empty.
+        let script = r#"for f in "$@"; do [ -f "$f" ] && [ -s "$f" ] || echo "$f"; done"#;
+        let mut argv = ["sh", "-c", script, "sh", log].map(String::from).to_vec();
+        if stats {
+            let dir = log.rsplit_once('/').map_or("", |(d, _)| d);
+            argv.push(format!("{dir}/stats-dump"));
+        }
+        let call = self.ctx.target.run_inside(argv, self.budget()?);
+        self.log.push_str(&call.render());
+        if !call.ok() {
+            return Err(format!("cannot look at {log}: {}", call.stderr.trim()));
+        }
+        Ok(call
+            .stdout
+            .lines()
+            .map(|f| format!("{key}: {f} is gone or empty after --keep"))
+            .collect())
     }
 
     /// Writes a hostile archive aimed at this case's names, and plants its victim inside the
@@ -648,6 +708,7 @@ impl CaseRun<'_> {
             before.push((key.clone(), peer, name, file, p));
         }
         let call = self.call_on(on_peer, &args)?;
+        self.last_stderr.clone_from(&call.stderr);
         let mut findings = vec![];
         let want_exit = step.exit.unwrap_or(0);
         if call.exit != Some(want_exit) {
@@ -687,6 +748,12 @@ impl CaseRun<'_> {
                 StatsKindName::Restore => (StatsKind::Restore, &self.ctx.restore_schema),
             };
             findings.extend(stats::check_stats(&call.stdout, kind, schema, &ids));
+            if let Some(file) = &s.archive {
+                let path = self.resolve(file)?;
+                let bytes =
+                    std::fs::read(&path).map_err(|e| format!("no archive at {path}: {e}"))?;
+                findings.extend(stats::check_against_archive(&call.stdout, &bytes));
+            }
             if let Some(name) = &s.save {
                 let parsed = serde_json::from_str(call.stdout.trim()).unwrap_or_default();
                 self.saved_stats.insert(name.clone(), parsed);
@@ -792,6 +859,16 @@ impl CaseRun<'_> {
     }
 }
 
+/// The first absolute path ending in `.log` in an error text ("Please check CRIU logfile
+/// /x/userdata/dump.log: Invalid exchange").
+fn log_named_in(stderr: &str) -> Option<String> {
+    stderr
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '`')
+        .map(|w| w.trim_end_matches([':', ',', '.', ';', ')']))
+        .find(|w| w.starts_with('/') && w.ends_with(".log"))
+        .map(String::from)
+}
+
 /// The commands that remove these containers, volumes and images from an engine.
 pub fn removals(containers: &[String], volumes: &[String], images: &[String]) -> Vec<Vec<String>> {
     let mut out = vec![];
@@ -813,4 +890,20 @@ pub fn removals(containers: &[String], volumes: &[String], images: &[String]) ->
         out.push(["rmi", "-f", i.as_str()].map(String::from).to_vec());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_named_in;
+
+    #[test]
+    fn the_log_an_error_names() {
+        let crun = "CRIU checkpointing failed -52.  Please check CRIU logfile /var/lib/x/userdata/dump.log: Invalid exchange\nError: `/usr/bin/crun checkpoint --work-path /var/lib/x/userdata id` failed: exit status 1\n";
+        assert_eq!(
+            log_named_in(crun).as_deref(),
+            Some("/var/lib/x/userdata/dump.log")
+        );
+        assert_eq!(log_named_in("Error: it failed\n"), None);
+        assert_eq!(log_named_in("see dump.log"), None);
+    }
 }

@@ -31,6 +31,24 @@ pub enum Deviation {
         verbs: &'static [Verb],
         long: &'static str,
     },
+    /// Option `when` also acts as option `also`.
+    FlagImplies {
+        verbs: &'static [Verb],
+        when: &'static str,
+        also: &'static str,
+    },
+    /// Option `from` is run as option `to` (both without a value).
+    FlagReplaced {
+        verbs: &'static [Verb],
+        from: &'static str,
+        to: &'static str,
+    },
+    /// `checkpoint --leave-running` without `--export` or `--create-image` prints the names and
+    /// dumps nothing.
+    LeaveRunningNoDump,
+    /// `checkpoint --keep` deletes CRIU's log and statistics files afterwards, whether it
+    /// succeeded or failed.
+    KeepDeletesFiles,
     /// The exported archive, after the target wrote it.
     Archive(ArchiveEdit),
     /// `image inspect` of a checkpoint image.
@@ -309,6 +327,45 @@ pub const CATALOG: &[Mutant] = &[
         "CRIU's files are always kept, as with `--keep`",
     )
     .on(&["basic.by-name", "basic.state-after-restore", "keep", "leave-running.stays"]),
+    mutant(
+        "ignore-rootfs-drops-volumes",
+        D::FlagImplies { verbs: CHECKPOINT, when: "ignore-rootfs", also: "ignore-volumes" },
+        "checkpoint `--ignore-rootfs` also leaves the volumes out of the archive",
+    )
+    .on(&["ignore-rootfs"]),
+    mutant(
+        "ignore-volumes-drops-rootfs",
+        D::FlagImplies { verbs: CHECKPOINT, when: "ignore-volumes", also: "ignore-rootfs" },
+        "checkpoint `--ignore-volumes` also leaves the root file-system changes out of the archive",
+    )
+    .on(&["ignore-volumes"]),
+    mutant(
+        "leave-running-no-dump",
+        D::LeaveRunningNoDump,
+        "`checkpoint --leave-running` (no `--export`, no `--create-image`) prints the names and \
+         takes no checkpoint",
+    )
+    .on(&["leave-running"]),
+    mutant(
+        "keep-deletes-files",
+        D::KeepDeletesFiles,
+        "`checkpoint --keep` deletes CRIU's log and statistics files afterwards, also when the \
+         checkpoint failed",
+    )
+    .on(&["keep"]),
+    mutant(
+        "pre-checkpoint-unsupported-full-dump",
+        D::FlagReplaced { verbs: CHECKPOINT, from: "pre-checkpoint", to: "leave-running" },
+        "without soft-dirty tracking, `--pre-checkpoint` silently takes a full checkpoint and \
+         leaves the container running instead of refusing",
+    )
+    .on(&["pre-checkpoint.unsupported"]),
+    mutant(
+        "with-previous-unchecked",
+        D::FlagDropped { verbs: CHECKPOINT, long: "with-previous" },
+        "without soft-dirty tracking, `--with-previous` is not refused: a full checkpoint is taken",
+    )
+    .on(&["pre-checkpoint.unsupported"]),
     // --- the archive ---
     mutant(
         "archive-without-stats-dump",
@@ -400,6 +457,25 @@ pub const CATALOG: &[Mutant] = &[
         "`runtime_<kind>_duration` is longer than the podman duration around it",
     )
     .on(&["print-stats"]),
+    mutant(
+        "stats-criu-empty",
+        D::Stats(StatsEdit::CriuEmptied),
+        "`criu_statistics` is `{}`: CRIU's statistics are never read",
+    )
+    .on(&["print-stats"]),
+    mutant(
+        "stats-durations-zero",
+        D::Stats(StatsEdit::DurationsZeroed),
+        "`podman_<kind>_duration` and `runtime_<kind>_duration` are 0: nothing is timed",
+    )
+    .on(&["print-stats"]),
+    mutant(
+        "stats-pages-written-off",
+        D::Stats(StatsEdit::PagesWrittenOff),
+        "`pages_written` is one page off what CRIU wrote (still not 0 and not above the pages scanned)",
+    )
+    .on(&["print-stats"])
+    .fast(&["print-stats.with-export"]),
     mutant(
         "stats-first-container-only",
         D::Stats(StatsEdit::FirstContainerOnly),
@@ -554,8 +630,14 @@ pub const NOT_RUN: &[(&str, &str)] = &[(
      sandbox: `cargo xtask mutants --sandbox vm` (docs/mutants-vm.md)",
 )];
 
+/// The pre-checkpoint cases that need the ABSENCE of soft-dirty tracking: they run in `ns`.
+const RUN_WITHOUT_SOFT_DIRTY: &str = "pre-checkpoint.unsupported";
+
 /// Why no mutant runs the case, when the catalog says.
 pub fn not_run(case: &str) -> Option<&'static str> {
+    if case.starts_with(RUN_WITHOUT_SOFT_DIRTY) {
+        return None;
+    }
     NOT_RUN
         .iter()
         .find(|(prefix, _)| case.starts_with(prefix))

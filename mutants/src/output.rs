@@ -17,6 +17,13 @@ pub enum StatsEdit {
     RuntimeExceedsPodman,
     /// Statistics for the first container only.
     FirstContainerOnly,
+    /// `criu_statistics` is `{}`: the engine never read CRIU's statistics.
+    CriuEmptied,
+    /// The podman and runtime durations are 0: not measured.
+    DurationsZeroed,
+    /// `pages_written` is one page off what CRIU wrote (still plausible: not above the pages
+    /// scanned, not 0).
+    PagesWrittenOff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +86,11 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
             .as_ref()
             .and_then(|k| obj[k].as_u64())
             .unwrap_or(0);
+        if edit == StatsEdit::DurationsZeroed {
+            if let Some(k) = &podman_key {
+                obj[k] = Value::from(0);
+            }
+        }
         if edit == StatsEdit::DurationRenamed {
             if let Some(k) = podman_key {
                 let v = obj.remove(&k).expect("the key was just found");
@@ -97,6 +109,22 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
             return;
         }
         for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            match edit {
+                StatsEdit::CriuEmptied => {
+                    c.insert("criu_statistics".into(), serde_json::json!({}));
+                    continue;
+                }
+                StatsEdit::PagesWrittenOff => {
+                    let criu = c.get_mut("criu_statistics").and_then(Value::as_object_mut);
+                    // Only where CRIU reported pages written (restore statistics have none).
+                    if let Some(pages) = criu.and_then(|c| c.get_mut("pages_written")) {
+                        let n = pages.as_u64().unwrap_or(0);
+                        *pages = Value::from(if n > 1 { n - 1 } else { n + 1 });
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             let Some(key) = c
                 .keys()
                 .find(|k| k.starts_with("runtime_") && k.ends_with("_duration"))
@@ -106,6 +134,7 @@ pub fn edit_stats(stdout: &str, edit: StatsEdit) -> String {
             };
             c[&key] = match edit {
                 StatsEdit::DurationAsString => Value::String(c[&key].to_string()),
+                StatsEdit::DurationsZeroed => Value::from(0),
                 _ => Value::from(podman + 1),
             };
         }
@@ -256,6 +285,38 @@ mod tests {
             "182184"
         );
         assert_eq!(v["podman_checkpoint_duration"], 264442);
+    }
+
+    #[test]
+    fn empties_zeroes_and_shifts_the_numbers() {
+        let one = checkpoint_stats(&[ID]);
+        let v = parse(&edit_stats(&one, StatsEdit::CriuEmptied));
+        assert_eq!(
+            v["container_statistics"][0]["criu_statistics"],
+            serde_json::json!({})
+        );
+        assert_eq!(v["podman_checkpoint_duration"], 264442);
+        let v = parse(&edit_stats(&one, StatsEdit::DurationsZeroed));
+        assert_eq!(v["podman_checkpoint_duration"], 0);
+        assert_eq!(
+            v["container_statistics"][0]["runtime_checkpoint_duration"],
+            0
+        );
+        assert_eq!(
+            v["container_statistics"][0]["criu_statistics"]["frozen_time"],
+            70370
+        );
+        let v = parse(&edit_stats(&one, StatsEdit::PagesWrittenOff));
+        assert_eq!(
+            v["container_statistics"][0]["criu_statistics"]["pages_written"],
+            33
+        );
+        // Restore statistics have no pages_written: nothing to shift.
+        let restore = r#"{"podman_restore_duration": 5, "container_statistics": [{"criu_statistics": {"pages_restored": 3}}]}"#;
+        let v = parse(&edit_stats(restore, StatsEdit::PagesWrittenOff));
+        assert!(v["container_statistics"][0]["criu_statistics"]
+            .get("pages_written")
+            .is_none());
     }
 
     #[test]

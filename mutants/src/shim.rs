@@ -111,11 +111,12 @@ impl Real {
         self.run(&cl.command(options.to_args()))
     }
 
-    /// A field of the container's `inspect` (`Id`, `Name`).
+    /// A field of the container's `inspect` (`Id`, `Name`, `State.CheckpointLog`).
     fn inspect(&self, container: &str, field: &str) -> Option<String> {
         let reply = self.run(&words(&["container", "inspect", container]));
         let v: serde_json::Value = serde_json::from_str(&reply.stdout).ok()?;
-        v[0][field].as_str().map(String::from)
+        let value = field.split('.').fold(&v[0], |v, key| &v[key]);
+        value.as_str().filter(|s| !s.is_empty()).map(String::from)
     }
 
     fn full_id(&self, container: &str) -> Option<String> {
@@ -269,6 +270,55 @@ fn respond_verb(
             }
             options.add(long, None);
             Some(real.verb(cl, &options))
+        }
+        D::FlagImplies { verbs, when, also } => {
+            if !verbs.contains(&verb) || !options.has(when) || options.has(also) {
+                return None;
+            }
+            options.add(also, None);
+            Some(real.verb(cl, &options))
+        }
+        D::FlagReplaced { verbs, from, to } => {
+            if !verbs.contains(&verb) || !options.remove(from) {
+                return None;
+            }
+            if !options.has(to) {
+                options.add(to, None);
+            }
+            Some(real.verb(cl, &options))
+        }
+        D::LeaveRunningNoDump => {
+            let dumps_elsewhere = ["export", "create-image", "pre-checkpoint", "all", "latest"];
+            if !checkpoint
+                || !options.has("leave-running")
+                || dumps_elsewhere.iter().any(|o| options.has(o))
+            {
+                return None;
+            }
+            let names = options.positionals();
+            if names.is_empty() || !names.iter().all(|n| real.is_container(n)) {
+                return None;
+            }
+            Some(Reply {
+                stdout: names.iter().map(|n| format!("{n}\n")).collect(),
+                stderr: String::new(),
+                code: 0,
+            })
+        }
+        D::KeepDeletesFiles => {
+            if !checkpoint || !options.has("keep") {
+                return None;
+            }
+            let names: Vec<String> = options
+                .positionals()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let reply = real.verb(cl, &options);
+            for name in &names {
+                delete_kept_files(real, name, &reply.stderr);
+            }
+            Some(reply)
         }
         D::Archive(edit) => {
             let path = export.filter(|_| checkpoint)?;
@@ -470,6 +520,21 @@ fn respond_verb(
             Some(reply)
         }
         D::Control | D::Inspect(_) | D::Annotation(_) => None,
+    }
+}
+
+/// What an engine that ignores `--keep` after the fact would leave: CRIU's log (where `inspect`
+/// says, or where the error names it) and the `stats-dump` beside it, deleted.
+fn delete_kept_files(real: &Real, container: &str, stderr: &str) {
+    let from_inspect = real.inspect(container, "State.CheckpointLog");
+    let from_error = stderr
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '"')
+        .find(|w| w.starts_with('/') && w.ends_with("/dump.log"))
+        .map(String::from);
+    for log in from_inspect.into_iter().chain(from_error) {
+        let log = PathBuf::from(log);
+        let _ = std::fs::remove_file(log.with_file_name("stats-dump"));
+        let _ = std::fs::remove_file(&log);
     }
 }
 

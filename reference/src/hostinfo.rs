@@ -44,14 +44,18 @@ pub fn criu_version_number(output: &str) -> Option<u32> {
     Some(major * 10000 + minor * 100 + patch)
 }
 
+/// As podman's `GetHostDistributionInfo` (libpod/info.go): the last `KEY=` line, its `"`
+/// trimmed, or "unknown" (Debian testing has no VERSION_ID).
 fn os_release(key: &str) -> String {
     std::fs::read_to_string("/etc/os-release")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or("")
-        .trim_matches('"')
-        .to_string()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .next_back()
+        .map_or_else(
+            || "unknown".to_string(),
+            |v| v.trim_matches('"').to_string(),
+        )
 }
 
 fn output_of(cmd: &str, args: &[&str]) -> Option<String> {

@@ -23,9 +23,9 @@ pub struct HostFacts {
     pub conmon_version: Option<String>,
     /// e.g. "5.4.2".
     pub target_version: String,
-    /// os-release ID.
+    /// os-release ID, "unknown" without one (as podman reads it: `probe.rs`).
     pub distribution_name: String,
-    /// os-release VERSION_ID.
+    /// os-release VERSION_ID, "unknown" without one (Debian testing), as podman writes it.
     pub distribution_version: String,
 }
 
@@ -221,6 +221,21 @@ mod tests {
         };
         assert!(check_annotations(&real(), &no_conmon, &ctr()).is_empty());
         assert!(ANNOTATION_KEYS.iter().all(|k| real().contains_key(*k)));
+    }
+
+    #[test]
+    fn distribution_version_unknown_on_testing() {
+        // Debian testing has no VERSION_ID: podman writes "unknown", never "".
+        let testing = HostFacts {
+            distribution_version: "unknown".into(),
+            ..host()
+        };
+        let mut a = real();
+        let key = "io.podman.annotations.checkpoint.distribution.version";
+        a.insert(key.into(), Value::String("unknown".into()));
+        assert!(check_annotations(&a, &testing, &ctr()).is_empty());
+        a.insert(key.into(), Value::String(String::new()));
+        one_finding_containing(&check_annotations(&a, &testing, &ctr()), key);
     }
 
     #[test]
