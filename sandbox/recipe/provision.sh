@@ -70,7 +70,7 @@ step "install the third-party readers (checkpointctl, crit, skopeo) and podman-r
 # Independent judges of what a target produced: checkpointctl reads exported archives, crit
 # (python3-pycriu) decodes CRIU's images, skopeo reads images; podman-remote is a target of its own.
 in_root apt-get install -y -q checkpointctl python3-pycriu skopeo podman-remote >/dev/null
-in_root checkpointctl version >/dev/null
+in_root checkpointctl --help >/dev/null
 in_root crit --help >/dev/null
 in_root apt-get clean
 
