@@ -183,6 +183,22 @@ pub fn check(output: &str, archive: &Archive, expect: &Expect) -> Vec<Finding> {
     f
 }
 
+/// The finding when checkpointctl exits non-zero: its error, without a Go stack trace.
+pub fn unreadable(exit: Option<i32>, stderr: &str) -> Finding {
+    let first = stderr.trim().lines().next().unwrap_or("no error text");
+    if stderr.contains("goroutine ") {
+        // A limitation of 1.3.0, in its source: go-criu 7.2's ExplorePs appends each process to
+        // its parent's entry without looking it up, so a parent missing from pstree.img crashes it.
+        format!(
+            "checkpointctl crashed reading the archive (exit {exit:?}: {first}); checkpointctl \
+             1.3.0 (go-criu 7.2 ExplorePs) crashes when a process's parent is not in pstree.img: \
+             see crit's findings"
+        )
+    } else {
+        format!("checkpointctl cannot read the archive (exit {exit:?}): {first}")
+    }
+}
+
 fn flatten(node: &PsNode, ppid: u32, out: &mut Vec<Process>) {
     out.push(Process {
         pid: node.pid,
@@ -376,6 +392,23 @@ mod tests {
         assert!(!check("[]", &archive(), &dummy()).is_empty());
         let two = serde_json::json!([podman()[0], podman()[0]]).to_string();
         assert!(check(&two, &archive(), &dummy())[0].contains("2 containers"));
+    }
+
+    #[test]
+    fn a_crash_is_named_a_crash_without_its_stack() {
+        let panic =
+            "panic: runtime error: invalid memory address\n\ngoroutine 1 [running]:\nmain.main()";
+        let f = unreadable(Some(2), panic);
+        assert!(
+            f.contains("crashed") && f.contains("invalid memory address"),
+            "{f}"
+        );
+        assert!(!f.contains("main.main"), "{f}");
+        let f = unreadable(
+            Some(1),
+            "Error: failed to get process tree: unknown magic 0xdeadbeef\n",
+        );
+        assert!(f.ends_with("unknown magic 0xdeadbeef"), "{f}");
     }
 
     fn dummy() -> Expect<'static> {

@@ -73,7 +73,8 @@ impl CaseRun<'_> {
                 "workload `{}` declares no `processes` in the catalog: crit's process tree cannot be judged",
                 spec.workload
             ));
-        } else if !tree.is_empty() {
+        } else if findings.is_empty() {
+            // Only on a tree crit could decode whole: a process it lost would be reported twice.
             findings.extend(processes::check_processes("crit", &tree, &want_processes));
         }
 
@@ -94,11 +95,7 @@ impl CaseRun<'_> {
             .run_inside(argv.map(String::from).to_vec(), self.budget()?);
         self.log.push_str(&call.render());
         if !call.ok() {
-            findings.push(format!(
-                "checkpointctl cannot read the archive (exit {:?}): {}",
-                call.exit,
-                call.stderr.trim()
-            ));
+            findings.push(checkpointctl::unreadable(call.exit, &call.stderr));
             return Ok(findings);
         }
         let expect = Expect {
