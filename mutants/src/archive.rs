@@ -258,6 +258,56 @@ pub fn edit_tar(tar: &[u8], edit: ArchiveEdit) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// An OCI archive (`image save --format oci-archive`) whose image manifest lost its annotations:
+/// the manifest blob is written again under its new digest and index.json points at it.
+pub fn manifest_annotations_dropped(tar: &[u8]) -> Result<Vec<u8>> {
+    use sha2::Digest as _;
+    let entries = entries(tar)?;
+    let content = |path: &str| {
+        entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| &tar[e.data.clone()])
+            .with_context(|| format!("the OCI archive has no {path}"))
+    };
+    let mut index: serde_json::Value = serde_json::from_slice(content("index.json")?)?;
+    let old = index["manifests"][0]["digest"]
+        .as_str()
+        .and_then(|d| d.strip_prefix("sha256:"))
+        .context("index.json names no sha256 manifest")?
+        .to_string();
+    let old_path = format!("blobs/sha256/{old}");
+    let mut manifest: serde_json::Value = serde_json::from_slice(content(&old_path)?)?;
+    manifest
+        .as_object_mut()
+        .context("the manifest is not an object")?
+        .remove("annotations");
+    let manifest = serde_json::to_vec(&manifest)?;
+    let hex: String = sha2::Sha256::digest(&manifest)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    index["manifests"][0]["digest"] = format!("sha256:{hex}").into();
+    index["manifests"][0]["size"] = manifest.len().into();
+    let index = serde_json::to_vec(&index)?;
+    let mut out = vec![];
+    for e in &entries {
+        if e.path == "index.json" {
+            out.extend(file_blocks(&e.header, "index.json", &index)?);
+        } else if e.path == old_path {
+            out.extend(file_blocks(
+                &e.header,
+                &format!("blobs/sha256/{hex}"),
+                &manifest,
+            )?);
+        } else {
+            out.extend_from_slice(&tar[e.blocks.clone()]);
+        }
+    }
+    out.extend_from_slice(&[0; 1024]);
+    Ok(out)
+}
+
 /// The archive file as the deviation makes it.
 pub fn edit_bytes(bytes: &[u8], edit: ArchiveEdit) -> Result<Vec<u8>> {
     let (compression, tar) = decompress(bytes)?;
@@ -360,6 +410,36 @@ mod tests {
             out.extend_from_slice(e);
         }
         out
+    }
+
+    #[test]
+    fn a_saved_manifest_loses_its_annotations_and_the_index_follows() {
+        use sha2::Digest as _;
+        let manifest = br#"{"schemaVersion":2,"layers":[],"annotations":{"a":"b"}}"#;
+        let hex = |d: &[u8]| -> String {
+            sha2::Sha256::digest(d)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"sha256:{}","size":1}}]}}"#,
+            hex(manifest)
+        );
+        let tar = with(
+            &with(&export(), "index.json", index.as_bytes()),
+            &format!("blobs/sha256/{}", hex(manifest)),
+            manifest,
+        );
+        let edited = manifest_annotations_dropped(&tar).unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&content(&edited, "index.json")).unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap();
+        let new = content(&edited, &format!("blobs/sha256/{}", &digest[7..]));
+        assert_eq!(hex(&new), digest[7..]);
+        let new: serde_json::Value = serde_json::from_slice(&new).unwrap();
+        assert!(new.get("annotations").is_none());
+        assert_eq!(new["schemaVersion"], 2);
     }
 
     #[test]
