@@ -119,6 +119,9 @@ pub struct Step {
 #[serde(deny_unknown_fields)]
 pub struct ArchiveStep {
     pub file: String,
+    /// The container the archive holds (`c`, or `peer:c` for the peer's), for checkpointctl and
+    /// crit; by default the case's one declared container.
+    pub container: Option<String>,
     #[serde(default)]
     pub expect: ArchiveExpect,
 }

@@ -70,6 +70,32 @@ fn os_release_field(text: &str, key: &str) -> String {
         )
 }
 
+/// The independent readers of what a target writes (checkpointctl, crit, skopeo), each with the
+/// version of its Debian package (Debian's checkpointctl 1.3.0 reports no version of its own), or
+/// `missing` (then the oracles that need it say so in their findings).
+fn readers_versions(out: &dyn Fn(&str) -> String) -> String {
+    [
+        ("checkpointctl", "checkpointctl"),
+        ("crit", "python3-pycriu"),
+        ("skopeo", "skopeo"),
+    ]
+    .iter()
+    .map(|(name, package)| {
+        let text = out(&format!(
+            "dpkg-query -W -f '${{Version}}' {package} 2>/dev/null"
+        ));
+        format!("{name} {}", reader_version(&text).unwrap_or("missing"))
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The first version-like word of a reader's output: `skopeo version 1.18.0` -> `1.18.0`.
+fn reader_version(text: &str) -> Option<&str> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'))
+}
+
 impl Capabilities {
     pub fn probe(target: &Target, runtime: Option<&str>, sandbox_label: &str) -> Capabilities {
         let sh = |cmd: &str| {
@@ -153,6 +179,7 @@ impl Capabilities {
             distribution: format!("{} {}", facts.distribution_name, facts.distribution_version),
             sandbox: sandbox_label.to_string(),
             peer: String::new(),
+            readers: readers_versions(&out),
         };
         Capabilities {
             facts,
@@ -197,6 +224,17 @@ mod tests {
         assert_eq!(criu_version_number("Version: 4.2.1\n"), Some(40201));
         assert_eq!(criu_version_number("Version: 3.17\nGitID: x"), Some(31700));
         assert_eq!(criu_version_number("criu: not found"), None);
+    }
+
+    #[test]
+    fn reader_versions_are_the_first_version_word() {
+        assert_eq!(reader_version("skopeo version 1.18.0"), Some("1.18.0"));
+        assert_eq!(
+            reader_version("Version: 1.3.0\nGo Version: go1.24"),
+            Some("1.3.0")
+        );
+        assert_eq!(reader_version("4.2-1"), Some("4.2-1"));
+        assert_eq!(reader_version("sh: skopeo: not found"), None);
     }
 
     #[test]

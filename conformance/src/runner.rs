@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod readers;
+
 /// The image every test container runs (built by the sandbox recipe).
 pub const TEST_IMAGE: &str = "localhost/busybox:latest";
 /// Its rootfs tarball inside the sandbox, for targets that do not have the image yet.
@@ -63,6 +65,9 @@ struct CaseRun<'a> {
     marks: HashMap<String, Progress>,
     facts: HashMap<String, ContainerFacts>,
     saved_stats: HashMap<String, serde_json::Value>,
+    /// `container inspect` of each declared container right after its setup (the readers check
+    /// an archive against it).
+    created: HashMap<String, serde_json::Value>,
     /// tmpfs mounted by the case inside the sandbox, unmounted at cleanup.
     mounts: Vec<String>,
     /// The stderr of the last `run`/`peer`/`exec` step, for `kept = { log_in_error = true }`.
@@ -79,6 +84,7 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
         marks: HashMap::new(),
         facts: HashMap::new(),
         saved_stats: HashMap::new(),
+        created: HashMap::new(),
         mounts: vec![],
         last_stderr: String::new(),
     };
@@ -285,6 +291,7 @@ impl CaseRun<'_> {
                 image_name: text("ImageName"),
             },
         );
+        self.created.insert(spec.name.clone(), inspect.clone());
         match spec.state {
             SetupState::Running => {
                 let want = spec.wait_progress.unwrap_or(DEFAULT_WAIT_PROGRESS);
@@ -440,7 +447,19 @@ impl CaseRun<'_> {
             for file in &mut expect.volume_files {
                 file.volume = self.resolve(&file.volume)?;
             }
-            return Ok(archive::check_archive(&bytes, &expect));
+            let parsed = match archive::read_archive_with_images(&bytes) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    return Ok(vec![format!(
+                        "expected a readable checkpoint archive, found: {e}"
+                    )])
+                }
+            };
+            let findings = archive::check_archive_parsed(&parsed, &expect);
+            if !findings.is_empty() {
+                return Ok(findings);
+            }
+            return self.read_independently(a, &path, &parsed);
         }
         if let Some(a) = &step.annotations {
             let image = self.resolve(&a.image)?;
@@ -459,11 +478,12 @@ impl CaseRun<'_> {
             let Some(annotations) = first["Annotations"].as_object() else {
                 return Ok(vec![format!("image {image} has no Annotations")]);
             };
-            return Ok(image::check_annotations(
-                annotations,
-                &self.ctx.caps.facts,
-                &facts,
-            ));
+            let findings = image::check_annotations(annotations, &self.ctx.caps.facts, &facts);
+            if !findings.is_empty() {
+                return Ok(findings);
+            }
+            let annotations = annotations.clone();
+            return self.read_image_independently(&image, &annotations);
         }
         if let Some(f) = &step.fewer_pages {
             let get = |name: &str| {

@@ -14,6 +14,13 @@ pub struct Workload {
     /// A file inside the container whose last line is "COUNT BOOT": a growing number and the token
     /// the workload drew at its start.
     pub progress: String,
+    /// The command names (`comm`) of the processes it keeps while it runs, its first process
+    /// first: what a checkpoint's process tree must hold (read by crit and checkpointctl).
+    #[serde(default)]
+    pub processes: Vec<String>,
+    /// Command names of processes that come and go (a loop's `sleep`): the tree may hold any.
+    #[serde(default)]
+    pub transient: Vec<String>,
 }
 
 /// One reading of a workload's progress file.

@@ -112,6 +112,52 @@ pub enum ArchiveEdit {
     ZstdLevel(i32),
     /// Members in path order instead of the order the target wrote them.
     Sorted,
+    /// spec.dump's `io.container.manager` annotation says this instead of what the target wrote
+    /// (refpod wrote `refpod`, which checkpointctl reads as containerd).
+    Manager(&'static str),
+    /// `checkpoint/pstree.img` without its first entry (the container's first process).
+    PstreeFirstDropped,
+    /// The image-specific magic (second word) of this CRIU image is overwritten, so that no
+    /// reader can tell what it holds.
+    CriuMagicBroken(&'static str),
+}
+
+/// Every CRIU image but the raw ones starts with two magic words; then each entry is a
+/// little-endian u32 size and that many bytes of protobuf.
+const CRIU_HEADER: usize = 8;
+
+/// The member's content as the edit rewrites it, or None to keep it.
+fn edit_content(edit: ArchiveEdit, path: &str, data: &[u8]) -> Result<Option<Vec<u8>>> {
+    Ok(match edit {
+        ArchiveEdit::Manager(manager) if path == "spec.dump" => {
+            let mut spec: serde_json::Value =
+                serde_json::from_slice(data).context("spec.dump is not JSON")?;
+            spec["annotations"]["io.container.manager"] = manager.into();
+            Some(serde_json::to_vec_pretty(&spec)?)
+        }
+        ArchiveEdit::PstreeFirstDropped if path == "checkpoint/pstree.img" => {
+            let size = data
+                .get(CRIU_HEADER..CRIU_HEADER + 4)
+                .context("pstree.img has no entry")?;
+            let size = u32::from_le_bytes(size.try_into()?) as usize;
+            let next = CRIU_HEADER + 4 + size;
+            if next > data.len() {
+                bail!("pstree.img's first entry is cut short");
+            }
+            let mut out = data[..CRIU_HEADER].to_vec();
+            out.extend_from_slice(&data[next..]);
+            Some(out)
+        }
+        ArchiveEdit::CriuMagicBroken(image) if path == image => {
+            if data.len() < CRIU_HEADER {
+                bail!("{image} is shorter than its magic");
+            }
+            let mut out = data.to_vec();
+            out[4..CRIU_HEADER].copy_from_slice(&0xdead_beef_u32.to_le_bytes());
+            Some(out)
+        }
+        _ => None,
+    })
 }
 
 /// One member of a tar and where its blocks are in it.
@@ -121,6 +167,8 @@ struct Entry {
     path: String,
     /// Its blocks: extension headers (PAX, GNU long names), header, data and padding.
     blocks: Range<usize>,
+    /// Its data.
+    data: Range<usize>,
     header: tar::Header,
 }
 
@@ -136,6 +184,7 @@ fn entries(tar: &[u8]) -> Result<Vec<Entry>> {
         out.push(Entry {
             path: normalise(&path),
             blocks: end..padded,
+            data: entry.raw_file_position() as usize..data_end as usize,
             header: entry.header().clone(),
         });
         end = padded;
@@ -190,7 +239,10 @@ pub fn edit_tar(tar: &[u8], edit: ArchiveEdit) -> Result<Vec<u8>> {
             ArchiveEdit::DeletedFilesEmptied if e.path == "deleted.files" => {
                 out.extend(file_blocks(&e.header, "deleted.files", b"[]")?)
             }
-            _ => out.extend_from_slice(&tar[e.blocks.clone()]),
+            _ => match edit_content(edit, &e.path, &tar[e.data.clone()])? {
+                Some(content) => out.extend(file_blocks(&e.header, &e.path, &content)?),
+                None => out.extend_from_slice(&tar[e.blocks.clone()]),
+            },
         }
     }
     if let ArchiveEdit::Extra { path, content } = edit {
@@ -203,6 +255,56 @@ pub fn edit_tar(tar: &[u8], edit: ArchiveEdit) -> Result<Vec<u8>> {
         out.extend(file_blocks(template, path, content.as_bytes())?);
     }
     out.extend_from_slice(&[0; 1024]); // the end-of-archive marker
+    Ok(out)
+}
+
+/// An OCI archive (`image save --format oci-archive`) whose image manifest lost its annotations:
+/// the manifest blob is written again under its new digest and index.json points at it.
+pub fn manifest_annotations_dropped(tar: &[u8]) -> Result<Vec<u8>> {
+    use sha2::Digest as _;
+    let entries = entries(tar)?;
+    let content = |path: &str| {
+        entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| &tar[e.data.clone()])
+            .with_context(|| format!("the OCI archive has no {path}"))
+    };
+    let mut index: serde_json::Value = serde_json::from_slice(content("index.json")?)?;
+    let old = index["manifests"][0]["digest"]
+        .as_str()
+        .and_then(|d| d.strip_prefix("sha256:"))
+        .context("index.json names no sha256 manifest")?
+        .to_string();
+    let old_path = format!("blobs/sha256/{old}");
+    let mut manifest: serde_json::Value = serde_json::from_slice(content(&old_path)?)?;
+    manifest
+        .as_object_mut()
+        .context("the manifest is not an object")?
+        .remove("annotations");
+    let manifest = serde_json::to_vec(&manifest)?;
+    let hex: String = sha2::Sha256::digest(&manifest)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    index["manifests"][0]["digest"] = format!("sha256:{hex}").into();
+    index["manifests"][0]["size"] = manifest.len().into();
+    let index = serde_json::to_vec(&index)?;
+    let mut out = vec![];
+    for e in &entries {
+        if e.path == "index.json" {
+            out.extend(file_blocks(&e.header, "index.json", &index)?);
+        } else if e.path == old_path {
+            out.extend(file_blocks(
+                &e.header,
+                &format!("blobs/sha256/{hex}"),
+                &manifest,
+            )?);
+        } else {
+            out.extend_from_slice(&tar[e.blocks.clone()]);
+        }
+    }
+    out.extend_from_slice(&[0; 1024]);
     Ok(out)
 }
 
@@ -267,6 +369,102 @@ mod tests {
             b.append_data(&mut h, path, data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    fn with(tar: &[u8], path: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(vec![]);
+        for (p, d) in members(tar) {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(d.len() as u64);
+            b.append_data(&mut h, p, d.as_slice()).unwrap();
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn content(tar: &[u8], path: &str) -> Vec<u8> {
+        members(tar).into_iter().find(|(p, _)| p == path).unwrap().1
+    }
+
+    #[test]
+    fn the_manager_annotation_is_rewritten_and_the_rest_kept() {
+        let spec =
+            br#"{"ociVersion":"1.0.2","annotations":{"io.container.manager":"libpod","x":"y"}}"#;
+        let tar = with(&export(), "spec.dump", spec);
+        let edited = edit_tar(&tar, ArchiveEdit::Manager("refpod")).unwrap();
+        let spec: serde_json::Value =
+            serde_json::from_slice(&content(&edited, "spec.dump")).unwrap();
+        assert_eq!(spec["annotations"]["io.container.manager"], "refpod");
+        assert_eq!(spec["annotations"]["x"], "y");
+        assert_eq!(content(&edited, "config.dump"), b"{}");
+    }
+
+    /// A CRIU image: two magic words, then (u32 size, bytes) per entry.
+    fn criu_image(entries: &[&[u8]]) -> Vec<u8> {
+        let mut out = 0x5456_4319_u32.to_le_bytes().to_vec();
+        out.extend(0x5027_3030_u32.to_le_bytes());
+        for e in entries {
+            out.extend((e.len() as u32).to_le_bytes());
+            out.extend_from_slice(e);
+        }
+        out
+    }
+
+    #[test]
+    fn a_saved_manifest_loses_its_annotations_and_the_index_follows() {
+        use sha2::Digest as _;
+        let manifest = br#"{"schemaVersion":2,"layers":[],"annotations":{"a":"b"}}"#;
+        let hex = |d: &[u8]| -> String {
+            sha2::Sha256::digest(d)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"sha256:{}","size":1}}]}}"#,
+            hex(manifest)
+        );
+        let tar = with(
+            &with(&export(), "index.json", index.as_bytes()),
+            &format!("blobs/sha256/{}", hex(manifest)),
+            manifest,
+        );
+        let edited = manifest_annotations_dropped(&tar).unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&content(&edited, "index.json")).unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap();
+        let new = content(&edited, &format!("blobs/sha256/{}", &digest[7..]));
+        assert_eq!(hex(&new), digest[7..]);
+        let new: serde_json::Value = serde_json::from_slice(&new).unwrap();
+        assert!(new.get("annotations").is_none());
+        assert_eq!(new["schemaVersion"], 2);
+    }
+
+    #[test]
+    fn the_first_pstree_entry_is_dropped() {
+        let tar = with(
+            &export(),
+            "checkpoint/pstree.img",
+            &criu_image(&[b"root", b"child"]),
+        );
+        let edited = edit_tar(&tar, ArchiveEdit::PstreeFirstDropped).unwrap();
+        assert_eq!(
+            content(&edited, "checkpoint/pstree.img"),
+            criu_image(&[b"child"])
+        );
+        let short = with(&export(), "checkpoint/pstree.img", &criu_image(&[])[..6]);
+        assert!(edit_tar(&short, ArchiveEdit::PstreeFirstDropped).is_err());
+    }
+
+    #[test]
+    fn a_criu_magic_is_broken() {
+        let tar = with(&export(), "checkpoint/core-1.img", &criu_image(&[b"core"]));
+        let edited = edit_tar(&tar, ArchiveEdit::CriuMagicBroken("checkpoint/core-1.img")).unwrap();
+        let core = content(&edited, "checkpoint/core-1.img");
+        assert_eq!(&core[4..8], &0xdead_beef_u32.to_le_bytes());
+        assert_eq!(core[8..], criu_image(&[b"core"])[8..]);
     }
 
     /// (path, content) of each member, read with the tar crate.

@@ -57,6 +57,9 @@ pub enum Deviation {
     Stats(StatsEdit),
     /// `container inspect`.
     Inspect(InspectEdit),
+    /// `image save --format oci-archive` writes the image's manifest without its annotations
+    /// (they live only where `image inspect` reads them).
+    SavedWithoutAnnotations,
     /// A refused command line exits 0 instead of 125.
     ValidationExitsZero,
     /// Checkpoint and restore errors exit 1 instead of 125.
@@ -113,6 +116,9 @@ const BOTH: &[Verb] = &[Verb::Checkpoint, Verb::Restore];
 /// Cases that export or import an archive (`interop.to-peer`: the target exports, the peer engine
 /// restores).
 const ARCHIVES: &[&str] = &["export.", "import.", "interop.to-peer"];
+
+/// Cases whose archive steps have checkpointctl and crit read the target's export.
+const READ_ARCHIVES: &[&str] = &["export."];
 
 /// Cases that check an archive's compression, or restore one.
 const COMPRESSION: &[&str] = &[
@@ -404,6 +410,27 @@ pub const CATALOG: &[Mutant] = &[
         "`deleted.files` lists no deletion (`[]`)",
     )
     .on(ARCHIVES),
+    // --- what the independent readers (checkpointctl, crit) make of the archive ---
+    mutant(
+        "archive-manager-not-libpod",
+        D::Archive(ArchiveEdit::Manager("refpod")),
+        "spec.dump's `io.container.manager` is `refpod` (as refpod wrote it), not podman's `libpod`; \
+         killed by oracle::checkpointctl, which reads the engine as `containerd` and no name",
+    )
+    .on(READ_ARCHIVES),
+    mutant(
+        "archive-pstree-first-dropped",
+        D::Archive(ArchiveEdit::PstreeFirstDropped),
+        "`checkpoint/pstree.img` lacks its first entry, the container's first process; killed by \
+         oracle::crit (core-1.img belongs to no process, the workload's process is missing)",
+    )
+    .on(READ_ARCHIVES),
+    mutant(
+        "archive-core-image-unreadable",
+        D::Archive(ArchiveEdit::CriuMagicBroken("checkpoint/core-1.img")),
+        "`checkpoint/core-1.img` has a broken magic; killed by oracle::crit (crit cannot decode it)",
+    )
+    .on(READ_ARCHIVES),
     mutant(
         "archive-members-sorted",
         D::Archive(ArchiveEdit::Sorted),
@@ -412,6 +439,13 @@ pub const CATALOG: &[Mutant] = &[
     .on(ARCHIVES)
     .equivalent("the order of members is not part of the archive layout; tar readers do not depend on it"),
     // --- the checkpoint image ---
+    mutant(
+        "image-saved-without-annotations",
+        D::SavedWithoutAnnotations,
+        "a checkpoint image saved as oci-archive has no annotations in its manifest, though \
+         `image inspect` shows them; killed by oracle::skopeo (skopeo reads no annotation)",
+    )
+    .on(&["create-image.annotations"]),
     mutant(
         "image-without-runtime-version",
         D::Annotation(AnnotationEdit::Dropped("runtime.version")),

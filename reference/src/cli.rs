@@ -81,6 +81,14 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// List images.
     Ls,
+    /// Write an image to a file: `--format oci-archive` (an OCI layout in a tar) only.
+    Save {
+        #[arg(long, short)]
+        output: PathBuf,
+        #[arg(long, default_value = "oci-archive")]
+        format: String,
+        image: String,
+    },
 }
 
 #[derive(Args, Debug)]

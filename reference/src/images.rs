@@ -335,6 +335,74 @@ pub fn inspect_cmd(store: &Store, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `image save --format oci-archive -o FILE IMG`: the image as an OCI layout in a tar (index.json
+/// naming it, its manifest, config and layers as blobs), as podman writes one. Written to a
+/// temporary file beside FILE and renamed.
+pub fn save_cmd(store: &Store, name: &str, output: &Path, format: &str) -> Result<()> {
+    if format != "oci-archive" {
+        bail!("unsupported image format {format:?}: refpod saves oci-archive only");
+    }
+    let img = find(store, name)?.ok_or_else(|| anyhow::anyhow!("{name}: image not known"))?;
+    let manifest_path = blob_path(store, &img.manifest_digest);
+    let manifest_size = fs::metadata(&manifest_path)?.len();
+    let mut desc = descriptor(
+        MediaType::ImageManifest,
+        &img.manifest_digest,
+        manifest_size,
+    )?;
+    let ref_name = img
+        .names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| normalize(name));
+    desc.set_annotations(Some(HashMap::from([(REF_NAME.to_string(), ref_name)])));
+    let index = json!({"schemaVersion": 2, "manifests": [desc]});
+
+    let tmp = output.with_file_name(format!(
+        ".{}.tmp-{}",
+        output
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("save"),
+        store::random_hex(8)
+    ));
+    let result: Result<()> = (|| {
+        let mut tar = tar::Builder::new(File::create(&tmp)?);
+        let mut add = |path: &str, data: &[u8]| -> Result<()> {
+            let mut h = tar::Header::new_ustar();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            tar.append_data(&mut h, path, data)?;
+            Ok(())
+        };
+        add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        add("index.json", &serde_json::to_vec(&index)?)?;
+        let mut blobs = vec![img.manifest_digest.clone()];
+        blobs.push(img.manifest.config().digest().digest().to_string());
+        blobs.extend(
+            img.manifest
+                .layers()
+                .iter()
+                .map(|l| l.digest().digest().to_string()),
+        );
+        for hex in blobs {
+            let path = format!("blobs/sha256/{hex}");
+            let mut file = File::open(blob_path(store, &hex))?;
+            let mut h = tar::Header::new_ustar();
+            h.set_mode(0o644);
+            h.set_size(file.metadata()?.len());
+            tar.append_data(&mut h, &path, &mut file)?;
+        }
+        tar.into_inner()?.sync_all()?;
+        fs::rename(&tmp, output)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("saving {name} to {}", output.display()))
+}
+
 pub fn ls_cmd(store: &Store) -> Result<()> {
     println!("{:<50} {:<14}", "REPOSITORY:TAG", "IMAGE ID");
     for img in list(store)? {

@@ -90,6 +90,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Image(c) => match c {
             ImageCommand::Exists { image } => images::exists_cmd(&store, &image),
             ImageCommand::Inspect { images: names } => images::inspect_cmd(&store, &names),
+            ImageCommand::Save {
+                output,
+                format,
+                image,
+            } => images::save_cmd(&store, &image, &output, &format),
             ImageCommand::Rm(a) => images::rmi_cmd(&store, &a.images, a.force),
             ImageCommand::Ls => images::ls_cmd(&store),
         },

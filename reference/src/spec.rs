@@ -105,7 +105,9 @@ pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<S
     linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
     set_netns(linux, &config.id);
     let mut annotations = HashMap::new();
-    annotations.insert("io.container.manager".to_string(), "refpod".to_string());
+    // As podman writes it: readers of a checkpoint archive (checkpointctl) tell the engine by this
+    // annotation, and take any manager but `libpod` or `cri-o` for containerd.
+    annotations.insert("io.container.manager".to_string(), "libpod".to_string());
     spec.set_annotations(Some(annotations));
     Ok(spec)
 }

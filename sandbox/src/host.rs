@@ -298,6 +298,30 @@ pub fn processes_in_mount_namespace(ns: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Creates `dir` (and its parents) when missing and makes sure it is a folder of ours alone: not a
+/// link, owned by this user, written by no one else (mode 0700 when created). A folder that fails
+/// this was made by someone else, and the run refuses it rather than share files through it.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        bail!(
+            "{} is not a private folder of this user (a link, another owner, or writable by others): remove it and run again",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,28 +395,4 @@ mod tests {
         assert!(err.downcast_ref::<Unavailable>().is_some());
         assert!(err.to_string().contains("CKPT_DEBIAN_MIRROR"), "{err}");
     }
-}
-
-/// Creates `dir` (and its parents) when missing and makes sure it is a folder of ours alone: not a
-/// link, owned by this user, written by no one else (mode 0700 when created). A folder that fails
-/// this was made by someone else, and the run refuses it rather than share files through it.
-pub fn private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-    }
-    let meta = std::fs::symlink_metadata(dir)?;
-    let me = nix::unistd::geteuid().as_raw();
-    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
-        bail!(
-            "{} is not a private folder of this user (a link, another owner, or writable by others): remove it and run again",
-            dir.display()
-        );
-    }
-    Ok(())
 }

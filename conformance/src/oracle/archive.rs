@@ -105,7 +105,20 @@ pub fn read_archive(bytes: &[u8]) -> Result<Archive, String> {
     read_archive_limited(bytes, MAX_TOTAL_BYTES)
 }
 
+/// As [`read_archive`], and keeps the CRIU images a reader decodes (`crit::decoded_image`) too.
+pub fn read_archive_with_images(bytes: &[u8]) -> Result<Archive, String> {
+    read_archive_keeping(bytes, MAX_TOTAL_BYTES, keep_outer_and_images)
+}
+
 fn read_archive_limited(bytes: &[u8], limit: u64) -> Result<Archive, String> {
+    read_archive_keeping(bytes, limit, keep_outer)
+}
+
+fn read_archive_keeping(
+    bytes: &[u8],
+    limit: u64,
+    keep: fn(&str) -> bool,
+) -> Result<Archive, String> {
     let compression = detect_compression(bytes).ok_or_else(|| no_magic(bytes))?;
     let inner: Box<dyn Read + '_> = match compression {
         Compression::Zstd => Box::new(
@@ -119,7 +132,7 @@ fn read_archive_limited(bytes: &[u8], limit: u64) -> Result<Archive, String> {
         Compression::None => "the tar".to_string(),
         c => format!("the {}-compressed tar", c.describe()),
     };
-    let members = read_tar(inner, limit, keep_outer).map_err(|e| format!("{context}: {e}"))?;
+    let members = read_tar(inner, limit, keep).map_err(|e| format!("{context}: {e}"))?;
     Ok(Archive {
         compression,
         members,
@@ -139,6 +152,13 @@ fn no_magic(bytes: &[u8]) -> String {
 
 fn keep_outer(path: &str) -> bool {
     !path.starts_with("checkpoint/") && !path.starts_with("pre-checkpoint/")
+}
+
+fn keep_outer_and_images(path: &str) -> bool {
+    keep_outer(path)
+        || path
+            .strip_prefix("checkpoint/")
+            .is_some_and(super::crit::decoded_image)
 }
 
 /// Counts decompressed bytes against a limit and notes when the stream ended. While

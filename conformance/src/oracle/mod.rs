@@ -3,8 +3,12 @@
 //! unit-tested with wrong artefacts.
 
 pub mod archive;
+pub mod checkpointctl;
+pub mod crit;
 pub mod image;
+pub mod processes;
 pub mod progress;
+pub mod skopeo;
 pub mod state;
 pub mod stats;
 

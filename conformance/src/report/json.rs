@@ -59,6 +59,7 @@ mod tests {
                 "distribution",
                 "kernel",
                 "peer",
+                "readers",
                 "runtime",
                 "runtime_version",
                 "sandbox",

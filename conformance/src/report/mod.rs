@@ -79,11 +79,14 @@ pub struct Environment {
     pub sandbox: String,
     /// The second engine of the interop cases and its version (`podman 5.4.2`), empty without one.
     pub peer: String,
+    /// The independent readers that judged what the target wrote, with their versions
+    /// (`checkpointctl 1.3.0, crit 4.2, skopeo 1.18.0`); a reader missing from the sandbox says so.
+    pub readers: String,
 }
 
 impl Environment {
     /// The fields as `(name, value)` pairs, in declaration order (used for JUnit properties).
-    pub fn fields(&self) -> [(&'static str, &str); 10] {
+    pub fn fields(&self) -> [(&'static str, &str); 11] {
         [
             ("target", &self.target),
             ("target_version", &self.target_version),
@@ -95,6 +98,7 @@ impl Environment {
             ("distribution", &self.distribution),
             ("sandbox", &self.sandbox),
             ("peer", &self.peer),
+            ("readers", &self.readers),
         ]
     }
 }
@@ -307,6 +311,7 @@ pub(crate) mod tests {
             distribution: "Debian GNU/Linux 13 (trixie)".into(),
             sandbox: "ns (trixie)".into(),
             peer: "refpod 0.1.0".into(),
+            readers: "checkpointctl 1.3.0, crit 4.2, skopeo 1.18.0".into(),
         };
         RunReport::new(
             environment,
