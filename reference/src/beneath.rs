@@ -51,24 +51,35 @@ pub fn read(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
     Ok(Some(out))
 }
 
+/// CRIU's link from a dump to the pre-checkpoint it builds on (`--with-previous`), as podman
+/// writes it: the one link a checkpoint folder may hold, and only with exactly this target.
+pub const PARENT_LINK: (&str, &str) = ("checkpoint/parent", "../pre-checkpoint");
+
 /// Whether `rel` beneath `dir` is a folder holding only folders and regular files (no link,
-/// device or socket anywhere inside); an error when it is anything else.
-pub fn plain_dir(dir: &Path, rel: &str) -> Result<bool> {
+/// device or socket anywhere inside, but the `links` named with their exact targets); an error
+/// when it is anything else.
+pub fn plain_dir(dir: &Path, rel: &str, links: &[(&str, &str)]) -> Result<bool> {
     let Some(f) = open(dir, rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)? else {
         return Ok(false);
     };
     drop(f);
-    check_tree(&dir.join(rel), rel)?;
+    check_tree(&dir.join(rel), rel, links)?;
     Ok(true)
 }
 
-fn check_tree(path: &Path, shown: &str) -> Result<()> {
+fn check_tree(path: &Path, shown: &str, links: &[(&str, &str)]) -> Result<()> {
     for entry in fs::read_dir(path)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let name = format!("{shown}/{}", entry.file_name().to_string_lossy());
         if kind.is_dir() {
-            check_tree(&entry.path(), &name)?;
+            check_tree(&entry.path(), &name, links)?;
+        } else if kind.is_symlink()
+            && links.iter().any(|(n, target)| {
+                *n == name && fs::read_link(entry.path()).is_ok_and(|t| t == Path::new(target))
+            })
+        {
+            // Allowed by name and target; whoever follows it stays beneath the archive.
         } else if !kind.is_file() {
             bail!("the archive's {name} is not a regular file or folder");
         }
@@ -104,11 +115,18 @@ mod tests {
             assert!(read(&d, bad).is_err(), "{bad}");
         }
         assert!(read(&d, "checkpoint").is_err(), "a folder is not a file");
-        assert!(plain_dir(&d, "linked").is_err());
-        let e = plain_dir(&d, "checkpoint").unwrap_err();
+        assert!(plain_dir(&d, "linked", &[]).is_err());
+        let e = plain_dir(&d, "checkpoint", &[PARENT_LINK]).unwrap_err();
         assert!(format!("{e:#}").contains("pages-1.img"), "{e:#}");
         fs::remove_file(d.join("checkpoint/pages-1.img")).unwrap();
-        assert!(plain_dir(&d, "checkpoint").unwrap());
-        assert!(!plain_dir(&d, "missing").unwrap());
+        assert!(plain_dir(&d, "checkpoint", &[]).unwrap());
+        assert!(!plain_dir(&d, "missing", &[]).unwrap());
+        // A --with-previous dump's parent link, with podman's target and no other.
+        symlink("../pre-checkpoint", d.join("checkpoint/parent")).unwrap();
+        assert!(plain_dir(&d, "checkpoint", &[PARENT_LINK]).unwrap());
+        assert!(plain_dir(&d, "checkpoint", &[]).is_err());
+        fs::remove_file(d.join("checkpoint/parent")).unwrap();
+        symlink("/", d.join("checkpoint/parent")).unwrap();
+        assert!(plain_dir(&d, "checkpoint", &[PARENT_LINK]).is_err());
     }
 }

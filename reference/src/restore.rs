@@ -402,7 +402,7 @@ fn import_dir(
                 }
             }
         }
-        if !beneath::plain_dir(dir, "checkpoint")? {
+        if !beneath::plain_dir(dir, "checkpoint", &[beneath::PARENT_LINK])? {
             bail!("the archive has no checkpoint/ folder");
         }
         fs::rename(dir.join("checkpoint"), p.checkpoint())?;
@@ -410,7 +410,7 @@ fn import_dir(
             let tmp = store.temp_dir("import-previous")?;
             let r = (|| -> Result<()> {
                 archive::unpack(archive::open(prev)?, &tmp)?;
-                if !beneath::plain_dir(&tmp, "pre-checkpoint")? {
+                if !beneath::plain_dir(&tmp, "pre-checkpoint", &[])? {
                     bail!("the previous archive has no pre-checkpoint/ folder");
                 }
                 fs::rename(tmp.join("pre-checkpoint"), p.pre_checkpoint())
