@@ -96,6 +96,10 @@ pub struct Step {
     /// Victims planted by a `hostile` step, inside the sandbox: still a regular file with one
     /// link and the content planted.
     pub intact: Option<Vec<String>>,
+    /// Nothing whose name contains this (`{name:h}`: the hostile archive names its device nodes,
+    /// setuid files and bombs after the case) is, anywhere in the sandbox, a device node, a file
+    /// with the setuid or setgid bit, or a file of more than 64 MiB.
+    pub no_hazard: Option<String>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -200,6 +204,7 @@ impl Step {
             ("no_file", self.no_file.is_some()),
             ("hostile", self.hostile.is_some()),
             ("intact", self.intact.is_some()),
+            ("no_hazard", self.no_hazard.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()
