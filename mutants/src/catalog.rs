@@ -477,8 +477,9 @@ pub const CATALOG: &[Mutant] = &[
     )
     .on(&["reliability.concurrent"]),
     // --- hostile archives ---
-    // Killed (2026-12-08, podman): every path case podman passes; `longname-bomb`,
-    // `pax-longname-bomb` and `size-overflow` by the traversal behind the bomb or the overflow.
+    // Killed (2026-12-07) by the escape or the victim of every path case; against podman only by
+    // those it passes, among them `longname-bomb`, `pax-longname-bomb` and `size-overflow`
+    // (the traversal behind the bomb or the overflow, which this reader reaches).
     mutant(
         "import-unsanitised",
         D::ImportUnsanitised(Flaw::Paths),
@@ -486,22 +487,24 @@ pub const CATALOG: &[Mutant] = &[
     )
     .on(&["hostile.absolute", "traversal", "symlink", "hardlink", "hostile.duplicate", "hostile.non-utf8", "hostile.longname-bomb", "hostile.pax-longname-bomb", "hostile.size-overflow"])
     .fast(&["hostile.symlink-relative-write"]),
-    // Killed by `no_hazard` in device-node, rootfs-device-node, setuid, rootfs-setuid,
-    // decompression-bomb, huge-declared-size (podman fails those already: run with refpod).
+    // Killed (2026-12-07, `--bin target/debug/refpod`: podman fails these cases already) by
+    // `no_hazard` in device-node, rootfs-device-node, setuid, rootfs-setuid, decompression-bomb
+    // (a 5 GiB file), huge-declared-size (1 TiB).
     mutant(
         "import-headers-trusted",
         D::ImportUnsanitised(Flaw::Headers),
         "the naive extraction also trusts the headers: device nodes made, setuid and setgid bits kept, each file preallocated at its declared size",
     )
     .on(&["hostile.device-node", "hostile.rootfs-device-node", "hostile.setuid", "hostile.rootfs-setuid", "hostile.decompression-bomb", "hostile.huge-declared-size"]),
-    // Killed by `intact` in meta-symlink-network-status and meta-symlink-checkpoint.
+    // Killed (2026-12-07, refpod) by `intact` in meta-symlink-network-status (the victim
+    // rewritten) and meta-symlink-checkpoint (deleted).
     mutant(
         "import-follows-metadata-links",
         D::ImportUnsanitised(Flaw::MetadataLinks),
         "the naive extraction also rewrites `network.status` and removes the images of `checkpoint/` as found, through the symlink the archive made",
     )
     .on(&["hostile.meta-symlink"]),
-    // Killed by `no_file` in meta-runtime-path.
+    // Killed (2026-12-07, refpod) by `no_file` in meta-runtime-path.
     mutant(
         "import-archive-runtime",
         D::ImportUnsanitised(Flaw::ArchiveRuntime),
