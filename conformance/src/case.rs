@@ -100,6 +100,10 @@ pub struct Step {
     /// and (unless `stats = false`) the `stats-dump` CRIU wrote beside it, non-empty files
     /// inside the sandbox.
     pub kept: Option<KeptStep>,
+    /// Nothing whose name contains this (`{name:h}`: the hostile archive names its device nodes,
+    /// setuid files and bombs after the case) is, anywhere in the sandbox, a device node, a file
+    /// with the setuid or setgid bit, or a file of more than 64 MiB.
+    pub no_hazard: Option<String>,
 
     // --- checks on a `run` or `exec` ---
     /// Expected exit status (default 0).
@@ -230,6 +234,7 @@ impl Step {
             ("hostile", self.hostile.is_some()),
             ("intact", self.intact.is_some()),
             ("kept", self.kept.is_some()),
+            ("no_hazard", self.no_hazard.is_some()),
         ];
         let present: Vec<_> = actions
             .iter()

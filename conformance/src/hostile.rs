@@ -68,12 +68,12 @@ pub const ATTACKS: &[Attack] = &[
     Attack { name: "duplicate-members", what: "config.dump twice, and a file that is replaced by a symlink to the escape's folder, then written through", build: duplicate_members },
     Attack { name: "hardlink-escape", what: "a hard link to `../../…/<victim>`, then a file of the same name (a write through the link)", build: hardlink_escape },
     Attack { name: "hardlink-absolute", what: "a hard link to the absolute `<victim>`, then a file of the same name", build: hardlink_absolute },
-    Attack { name: "device-node", what: "character device 1:1 (/dev/mem) and block device 8:0 in artifacts/", build: device_node },
-    Attack { name: "setuid", what: "a setuid and setgid root executable in artifacts/", build: setuid },
+    Attack { name: "device-node", what: "character device 1:1 (/dev/mem) and block device 8:0 in artifacts/, named after the case", build: device_node },
+    Attack { name: "setuid", what: "a setuid and setgid root executable in artifacts/, named after the case", build: setuid },
     Attack { name: "non-utf8-names", what: "member names that are not UTF-8, one of them hiding a traversal to the escape", build: non_utf8_names },
-    Attack { name: "huge-declared-size", what: "config.dump declaring 1 TiB (base-256 size) with a few bytes behind it", build: huge_declared_size },
-    Attack { name: "decompression-bomb", what: "a small zstd frame of RLE blocks holding a 5 GiB member of zeros", build: decompression_bomb },
-    Attack { name: "longname-bomb", what: "a small zstd frame holding a 3 GiB GNU long name", build: longname_bomb },
+    Attack { name: "huge-declared-size", what: "a member named after the case declaring 1 TiB (base-256 size) with a few bytes behind it, before config.dump", build: huge_declared_size },
+    Attack { name: "decompression-bomb", what: "a small zstd frame of RLE blocks holding a 5 GiB member of zeros, named after the case", build: decompression_bomb },
+    Attack { name: "longname-bomb", what: "a small zstd frame holding a 3 GiB GNU long name, then a member `../../…/<escape>`", build: longname_bomb },
     Attack { name: "truncated-zstd", what: "a zstd export cut in the middle of checkpoint/", build: truncated_zstd },
     Attack { name: "truncated-tar", what: "a plain tar export cut on a header boundary after spec.dump", build: truncated_tar },
     Attack { name: "wrong-magic", what: "a zstd export whose first byte is wrong", build: wrong_magic },
@@ -81,8 +81,8 @@ pub const ATTACKS: &[Attack] = &[
     Attack { name: "rootfs-traversal", what: "rootfs-diff.tar with a member `../../…/<escape>`", build: rootfs_traversal },
     Attack { name: "rootfs-symlink-write", what: "rootfs-diff.tar with a symlink to the escape's folder, then a file written through it", build: rootfs_symlink_write },
     Attack { name: "rootfs-hardlink-escape", what: "rootfs-diff.tar with a hard link to `../../…/<victim>`, then a write through it", build: rootfs_hardlink_escape },
-    Attack { name: "rootfs-device-node", what: "rootfs-diff.tar with character device 1:1 (/dev/mem)", build: rootfs_device_node },
-    Attack { name: "rootfs-setuid", what: "rootfs-diff.tar with a setuid root executable", build: rootfs_setuid },
+    Attack { name: "rootfs-device-node", what: "rootfs-diff.tar with character device 1:1 (/dev/mem), named after the case", build: rootfs_device_node },
+    Attack { name: "rootfs-setuid", what: "rootfs-diff.tar with a setuid root executable, named after the case", build: rootfs_setuid },
     Attack { name: "deleted-files-traversal", what: "deleted.files listing `../../…/<victim>` and the absolute `<victim>`", build: deleted_files_traversal },
     Attack { name: "spec-without-capabilities", what: "config.dump and spec.dump without `process.capabilities` (every real export has it)", build: spec_without_capabilities },
     Attack { name: "volume-traversal", what: "volumes/<volume>.tar (a named volume of config.dump) with a member `../../…/<escape>`", build: volume_traversal },
@@ -98,8 +98,8 @@ pub const ATTACKS: &[Attack] = &[
     Attack { name: "meta-no-namespaces", what: "spec.dump lists only the network namespace: the host's pid, ipc, uts and mount namespaces", build: meta_no_namespaces },
     Attack { name: "meta-symlink-network-status", what: "network.status is a symlink to the victim (a reader that follows it copies a host file)", build: meta_symlink_network_status },
     Attack { name: "meta-symlink-checkpoint", what: "checkpoint is a symlink to the victim's folder (CRIU would read, a cleanup delete, through it)", build: meta_symlink_checkpoint },
-    Attack { name: "pax-longname-bomb", what: "a PAX `size=0` record on a member whose size field covers a 3 GiB GNU long name header (a guard that reads the size field skips it; the tar crate reads it)", build: pax_longname_bomb },
-    Attack { name: "size-overflow", what: "a member whose base-256 size is 2^64 - 1 (rounding it up to a block overflows)", build: size_overflow },
+    Attack { name: "pax-longname-bomb", what: "a PAX `size=0` record on a member whose size field covers a 3 GiB GNU long name header (a guard that reads the size field skips it; the tar crate reads it), then a member `../../…/<escape>` that such a guard never sees", build: pax_longname_bomb },
+    Attack { name: "size-overflow", what: "a member whose base-256 size is 2^64 - 1, then a member `../../…/<escape>` (rounding the size up to a block wraps to 0: a reader that wraps takes it for the next member)", build: size_overflow },
 ];
 
 /// A file an attack needs beside its archive (path, content; written executable), or none.
@@ -558,16 +558,36 @@ fn hardlink_absolute(aim: &Aim) -> Vec<u8> {
     }))
 }
 
+/// A member name after the case's container name, so that a case can search the sandbox for what
+/// its own archive left (`no_hazard`): `artifacts/<name>-mem`.
+fn tagged(aim: &Aim, folder: &str, what: &str) -> Vec<u8> {
+    format!("{folder}{}-{what}", aim.name).into_bytes()
+}
+
 fn device_node(aim: &Aim) -> Vec<u8> {
     zstd(&export_with(aim, &Inner::default(), |t| {
-        t.device(b"artifacts/cc-mem", tar::EntryType::Char, 1, 1);
-        t.device(b"artifacts/cc-sda", tar::EntryType::Block, 8, 0);
+        t.device(
+            &tagged(aim, "artifacts/", "mem"),
+            tar::EntryType::Char,
+            1,
+            1,
+        );
+        t.device(
+            &tagged(aim, "artifacts/", "sda"),
+            tar::EntryType::Block,
+            8,
+            0,
+        );
     }))
 }
 
 fn setuid(aim: &Aim) -> Vec<u8> {
     zstd(&export_with(aim, &Inner::default(), |t| {
-        t.file(b"artifacts/cc-suid", 0o6755, b"#!/bin/sh\nid\n")
+        t.file(
+            &tagged(aim, "artifacts/", "suid"),
+            0o6755,
+            b"#!/bin/sh\nid\n",
+        )
     }))
 }
 
@@ -583,8 +603,10 @@ fn non_utf8_names(aim: &Aim) -> Vec<u8> {
 fn huge_declared_size(aim: &Aim) -> Vec<u8> {
     let mut t = Tar::default();
     t.dir(b"artifacts", 0o755);
+    // Named after the case, so that a file of the declared size left anywhere is found.
+    let name = tagged(aim, "artifacts/", "huge");
     let config = pretty(&config(aim, false));
-    let mut m = Member::new(b"config.dump", tar::EntryType::Regular);
+    let mut m = Member::new(&name, tar::EntryType::Regular);
     m.data = &config;
     m.declared = Some(1 << 40);
     t.member(m);
@@ -637,7 +659,7 @@ fn decompression_bomb(aim: &Aim) -> Vec<u8> {
     const SIZE: u64 = 5 << 30;
     let mut head = export_head(aim, &Inner::default()).0;
     head.extend(header_only(
-        b"checkpoint/pages-2.img",
+        &tagged(aim, "checkpoint/pages-", "bomb.img"),
         tar::EntryType::Regular,
         SIZE,
     ));
@@ -653,10 +675,12 @@ fn longname_bomb(aim: &Aim) -> Vec<u8> {
         tar::EntryType::GNULongName,
         SIZE,
     ));
-    // The name: SIZE - 1 bytes of 'a' and its NUL; then the member it names and the end.
+    // The name: SIZE - 1 bytes of 'a' and its NUL; then the member it names, and behind the
+    // bomb, where only a reader that got through it looks, a traversal to the escape.
     let mut tail = vec![0u8];
     let mut t = Tar::default();
     t.file(b"cc-named", 0o644, b"x\n");
+    t.file(climb(&aim.escape).as_bytes(), 0o644, ESCAPED);
     tail.extend(t.finish());
     zstd_rle_frame(&head, b'a', SIZE - 1, &tail)
 }
@@ -730,7 +754,7 @@ fn rootfs_hardlink_escape(aim: &Aim) -> Vec<u8> {
 fn rootfs_device_node(aim: &Aim) -> Vec<u8> {
     let inner = Inner {
         rootfs_diff: Some(inner_tar(|t| {
-            t.device(b"cc-mem", tar::EntryType::Char, 1, 1)
+            t.device(&tagged(aim, "", "mem"), tar::EntryType::Char, 1, 1)
         })),
         ..Inner::default()
     };
@@ -740,7 +764,7 @@ fn rootfs_device_node(aim: &Aim) -> Vec<u8> {
 fn rootfs_setuid(aim: &Aim) -> Vec<u8> {
     let inner = Inner {
         rootfs_diff: Some(inner_tar(|t| {
-            t.file(b"cc-suid", 0o6755, b"#!/bin/sh\nid\n")
+            t.file(&tagged(aim, "", "suid"), 0o6755, b"#!/bin/sh\nid\n")
         })),
         ..Inner::default()
     };
@@ -948,9 +972,11 @@ fn pax_longname_bomb(aim: &Aim) -> Vec<u8> {
         tar::EntryType::GNULongName,
         SIZE,
     ));
-    // The name: zeros, which a guard that missed the header takes for end-of-archive blocks.
+    // The name: zeros, which a guard that missed the header takes for end-of-archive blocks; so
+    // it never sees the traversal behind, which a reader that survives the bomb extracts.
     let mut t = Tar::default();
     t.file(b"cc-named", 0o644, b"x\n");
+    t.file(climb(&aim.escape).as_bytes(), 0o644, ESCAPED);
     zstd_rle_frame(&head, 0, SIZE, &t.finish())
 }
 
@@ -959,8 +985,10 @@ fn size_overflow(aim: &Aim) -> Vec<u8> {
     let mut m = Member::new(b"artifacts/cc-huge", tar::EntryType::Regular);
     m.declared = Some(u64::MAX);
     t.member(m);
-    t.0.resize(t.0.len() + 4 * BLOCK, 0);
-    zstd(&t.0)
+    // Right behind the header: a traversal, which a reader whose rounding wrapped to 0 takes
+    // for the next member; a sound one takes it for the huge member's data and finds it cut.
+    t.file(climb(&aim.escape).as_bytes(), 0o644, ESCAPED);
+    zstd(&t.finish())
 }
 
 /// Writes every archive of the corpus to `dir` as `<name>.tar` (for inspection); returns the paths.
@@ -1033,7 +1061,7 @@ mod tests {
         assert!(a
             .members
             .iter()
-            .any(|m| m.path == "artifacts/cc-mem" && m.kind == MemberKind::Other));
+            .any(|m| m.path == "artifacts/cc-hostile-mem" && m.kind == MemberKind::Other));
         let a = read("duplicate-members");
         assert_eq!(
             a.members.iter().filter(|m| m.path == "config.dump").count(),

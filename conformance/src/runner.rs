@@ -579,6 +579,10 @@ impl CaseRun<'_> {
             }
             return Ok(findings);
         }
+        if let Some(tag) = &step.no_hazard {
+            let tag = self.resolve(tag)?;
+            return self.no_hazard(&tag);
+        }
         Err("a step with no action".into())
     }
 
@@ -710,6 +714,85 @@ impl CaseRun<'_> {
         } else {
             vec![]
         })
+    }
+
+    /// Searches the whole sandbox (every mount but /proc, /sys and /dev) for what a hostile
+    /// archive named after the case would leave: a device node, a setuid or setgid file, a file of
+    /// more than 64 MiB (its apparent size: a sparse file counts, as the space it may take).
+    fn no_hazard(&mut self, tag: &str) -> Result<Vec<Finding>, Finding> {
+        if tag.is_empty()
+            || !tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(format!("no_hazard: {tag:?} is not a plain name"));
+        }
+        let named = format!("*{tag}*");
+        let argv = [
+            "find",
+            "/",
+            "(",
+            "-path",
+            "/proc",
+            "-o",
+            "-path",
+            "/sys",
+            "-o",
+            "-path",
+            "/dev",
+            ")",
+            "-prune",
+            "-o",
+            "-name",
+            &named,
+            "(",
+            "(",
+            "-type",
+            "b",
+            "-o",
+            "-type",
+            "c",
+            ")",
+            "-printf",
+            "a device node: %p (%M)\n",
+            "-o",
+            "-type",
+            "f",
+            "-perm",
+            "/6000",
+            "-printf",
+            "a setuid/setgid file: %p (%M)\n",
+            "-o",
+            "-type",
+            "f",
+            "-size",
+            "+65536k",
+            "-printf",
+            "a file of %s bytes: %p\n",
+            ")",
+        ];
+        let call = self
+            .ctx
+            .target
+            .run_inside(argv.map(String::from).to_vec(), self.budget()?);
+        self.log.push_str(&call.render());
+        // Exit 1 with only vanished files (other cases remove theirs meanwhile) still searched all.
+        let vanished = call
+            .stderr
+            .lines()
+            .all(|l| l.ends_with("No such file or directory"));
+        if !(call.ok() || call.exit == Some(1) && vanished) {
+            return Err(format!(
+                "cannot search the sandbox ({:?}): {}",
+                call.exit,
+                call.stderr.trim()
+            ));
+        }
+        Ok(call
+            .stdout
+            .lines()
+            .map(|l| format!("left by the import: {l}"))
+            .collect())
     }
 
     /// A `run`, `peer` or `exec` and the checks on what it produced.

@@ -51,6 +51,11 @@ pub const MAX_READ: u64 = 512 << 20;
 /// A bounded reader of the archive's tar, decompressed by the magic bytes; anything else is read
 /// as a plain tar.
 pub fn reader(path: &Path) -> Result<Box<dyn Read>> {
+    reader_up_to(path, MAX_READ)
+}
+
+/// [`reader`], bounded at `limit` decompressed bytes.
+pub fn reader_up_to(path: &Path, limit: u64) -> Result<Box<dyn Read>> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut file = BufReader::new(file);
     let reader: Box<dyn Read> = match detect(file.fill_buf()?) {
@@ -58,7 +63,7 @@ pub fn reader(path: &Path) -> Result<Box<dyn Read>> {
         Some(Compression::Gzip) => Box::new(flate2::bufread::GzDecoder::new(file)),
         _ => Box::new(file),
     };
-    Ok(Box::new(reader.take(MAX_READ)))
+    Ok(Box::new(reader.take(limit)))
 }
 
 /// The content of the archive's first member named `name` (at most `limit` bytes), read as a

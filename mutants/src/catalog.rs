@@ -3,6 +3,7 @@
 
 use crate::archive::ArchiveEdit;
 use crate::args::Verb;
+use crate::extract::Flaw;
 use crate::output::{AnnotationEdit, InspectEdit, StatsEdit};
 
 /// How a mutant deviates from the target it wraps.
@@ -80,8 +81,9 @@ pub enum Deviation {
     ExportClobberedOnFailure,
     /// An in-place restore starts the container afresh instead of restoring it.
     RestoreRestarts,
-    /// `restore --import` first extracts the archive naively (`extract.rs`) beside it.
-    ImportUnsanitised,
+    /// `restore --import` first extracts the archive naively (`extract.rs`) beside it, trusting
+    /// what the flaw says.
+    ImportUnsanitised(crate::extract::Flaw),
     /// A failed `restore --import` leaves the container it made from `config.dump`.
     ImportLeavesContainer,
     /// A failed `restore --import` exits 0.
@@ -585,13 +587,40 @@ pub const CATALOG: &[Mutant] = &[
     )
     .on(&["reliability.concurrent"]),
     // --- hostile archives ---
+    // Killed (2026-12-07) by the escape or the victim of every path case; against podman only by
+    // those it passes, among them `longname-bomb`, `pax-longname-bomb` and `size-overflow`
+    // (the traversal behind the bomb or the overflow, which this reader reaches).
     mutant(
         "import-unsanitised",
-        D::ImportUnsanitised,
-        "`restore --import` first extracts the archive beside it naively: names, `..`, symlinks and hard links as written, inner tars and `deleted.files` too",
+        D::ImportUnsanitised(Flaw::Paths),
+        "`restore --import` first extracts the archive beside it naively, with a C extractor's tar reader (sizes rounded with wrapping arithmetic, long names cut at their first NUL): names, `..`, symlinks and hard links as written, inner tars and `deleted.files` too",
     )
-    .on(&["hostile.absolute", "traversal", "symlink", "hardlink", "hostile.duplicate", "hostile.non-utf8"])
+    .on(&["hostile.absolute", "traversal", "symlink", "hardlink", "hostile.duplicate", "hostile.non-utf8", "hostile.longname-bomb", "hostile.pax-longname-bomb", "hostile.size-overflow"])
     .fast(&["hostile.symlink-relative-write"]),
+    // Killed (2026-12-07, `--bin target/debug/refpod`: podman fails these cases already) by
+    // `no_hazard` in device-node, rootfs-device-node, setuid, rootfs-setuid, decompression-bomb
+    // (a 5 GiB file), huge-declared-size (1 TiB).
+    mutant(
+        "import-headers-trusted",
+        D::ImportUnsanitised(Flaw::Headers),
+        "the naive extraction also trusts the headers: device nodes made, setuid and setgid bits kept, each file preallocated at its declared size",
+    )
+    .on(&["hostile.device-node", "hostile.rootfs-device-node", "hostile.setuid", "hostile.rootfs-setuid", "hostile.decompression-bomb", "hostile.huge-declared-size"]),
+    // Killed (2026-12-07, refpod) by `intact` in meta-symlink-network-status (the victim
+    // rewritten) and meta-symlink-checkpoint (deleted).
+    mutant(
+        "import-follows-metadata-links",
+        D::ImportUnsanitised(Flaw::MetadataLinks),
+        "the naive extraction also rewrites `network.status` and removes the images of `checkpoint/` as found, through the symlink the archive made",
+    )
+    .on(&["hostile.meta-symlink"]),
+    // Killed (2026-12-07, refpod) by `no_file` in meta-runtime-path.
+    mutant(
+        "import-archive-runtime",
+        D::ImportUnsanitised(Flaw::ArchiveRuntime),
+        "the naive extraction also runs config.dump's `runtime` when it is a path, as the OCI runtime would be",
+    )
+    .on(&["hostile.meta-runtime-path"]),
     mutant(
         "import-leaves-container",
         D::ImportLeavesContainer,

@@ -477,12 +477,12 @@ fn respond_verb(
             start.extend(names.iter().map(|n| n.to_string()));
             Some(real.run(&start))
         }
-        D::ImportUnsanitised => {
+        D::ImportUnsanitised(flaw) => {
             let archive = PathBuf::from(options.value("import").filter(|_| !checkpoint)?);
             let mut name = archive.file_name()?.to_os_string();
             name.push(".extract");
             // Best effort, as the engine it stands for: whatever it extracted stays.
-            let _ = extract::import(&archive, &archive.with_file_name(name));
+            let _ = extract::import(&archive, &archive.with_file_name(name), flaw);
             Some(real.same(cl))
         }
         D::ImportLeavesContainer => {
