@@ -10,6 +10,7 @@ pub mod oracle;
 pub mod probe;
 pub mod report;
 pub mod runner;
+pub mod service;
 pub mod share;
 pub mod suite;
 pub mod target;

@@ -43,6 +43,12 @@ impl Names {
         &self.files
     }
 
+    /// A container name the case did not hand out but may have made exist (a hostile archive
+    /// named after another container's short ID): removed at cleanup like the others.
+    pub fn remove_at_cleanup(&mut self, name: &str) {
+        self.hand_out(Kind::Container, name.to_string());
+    }
+
     fn hand_out(&mut self, kind: Kind, name: String) -> String {
         LIVE.lock().unwrap().insert((kind, name.clone()));
         self.created.insert((kind, name.clone()));

@@ -180,6 +180,7 @@ impl Capabilities {
             sandbox: sandbox_label.to_string(),
             peer: String::new(),
             readers: readers_versions(&out),
+            service: String::new(),
         };
         Capabilities {
             facts,

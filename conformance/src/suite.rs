@@ -154,7 +154,17 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         Some(rt) => vec!["--runtime".to_string(), rt.clone()],
         None => vec![],
     };
-    let target = Target::new(sandbox.clone(), bin, global_args.clone());
+    let mut target = Target::new(sandbox.clone(), bin, global_args.clone());
+    let run_id = run_id();
+    // A remote client (podman-remote) talks to a service this run starts now and stops when this
+    // guard drops: after the final sweep, and on every early return (dropped before the lease).
+    let service = crate::service::Service::start_if_remote(&mut target, &run_id)?;
+    if let Some(service) = &service {
+        eprintln!(
+            "target {} is a remote client: started `podman system service` on {}",
+            target.bin, service.url
+        );
+    }
     ensure_test_image(&target)?;
     let (peer, no_peer) = match &args.peer {
         Some(candidates) => choose_peer(&sandbox, &target, candidates, &global_args)?,
@@ -170,6 +180,9 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         Backend::None => "none (host)".to_string(),
     };
     let mut caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);
+    if let Some(service) = &service {
+        caps.environment.service = format!("podman system service on {}", service.url);
+    }
     if let Some(reason) = no_peer {
         caps.peer = Err(reason);
     }
@@ -214,7 +227,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             .map_err(anyhow::Error::msg)?,
         restore_schema: load_schema(StatsKind::Restore, &args.fixtures)
             .map_err(anyhow::Error::msg)?,
-        run_id: run_id(),
+        run_id,
         timeout: Duration::from_secs(args.timeout),
         progress_wait: Duration::from_secs(if args.sandbox == Backend::Vm { 60 } else { 8 }),
         share: sandbox.share_dir()?,

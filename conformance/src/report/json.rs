@@ -63,6 +63,7 @@ mod tests {
                 "runtime",
                 "runtime_version",
                 "sandbox",
+                "service",
                 "target",
                 "target_version"
             ]

@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(suite.name.as_str(), SUITE_NAME);
         assert_eq!(suite.tests, 5);
         assert_eq!(suite.failures, 2);
-        assert_eq!(suite.properties.len(), 11);
+        assert_eq!(suite.properties.len(), 12);
         assert_eq!(suite.properties[1].name.as_str(), "target_version");
         assert_eq!(suite.properties[1].value.as_str(), "5.4.2");
 

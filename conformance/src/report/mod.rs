@@ -82,11 +82,14 @@ pub struct Environment {
     /// The independent readers that judged what the target wrote, with their versions
     /// (`checkpointctl 1.3.0, crit 4.2, skopeo 1.18.0`); a reader missing from the sandbox says so.
     pub readers: String,
+    /// The API service a remote client (podman-remote) was pointed at, which the run started and
+    /// stopped; empty for any other target.
+    pub service: String,
 }
 
 impl Environment {
     /// The fields as `(name, value)` pairs, in declaration order (used for JUnit properties).
-    pub fn fields(&self) -> [(&'static str, &str); 11] {
+    pub fn fields(&self) -> [(&'static str, &str); 12] {
         [
             ("target", &self.target),
             ("target_version", &self.target_version),
@@ -99,6 +102,7 @@ impl Environment {
             ("sandbox", &self.sandbox),
             ("peer", &self.peer),
             ("readers", &self.readers),
+            ("service", &self.service),
         ]
     }
 }
@@ -312,6 +316,7 @@ pub(crate) mod tests {
             sandbox: "ns (trixie)".into(),
             peer: "refpod 0.1.0".into(),
             readers: "checkpointctl 1.3.0, crit 4.2, skopeo 1.18.0".into(),
+            service: String::new(),
         };
         RunReport::new(
             environment,
