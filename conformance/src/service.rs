@@ -43,14 +43,20 @@ fn start_script(server_args: &[String], url: &str, pidfile: &str) -> String {
     )
 }
 
-/// The shell command that stops it: SIGTERM, a grace, then SIGKILL; the socket file goes too.
-fn stop_script(pidfile: &str, socket: &str) -> String {
+/// The shell command that stops it: SIGTERM, a grace, then SIGKILL; the socket file goes too. The
+/// service is found by its PID file and by its command line, which names the run's own socket
+/// (so no other run's service is touched); the command fails if it is still there at the end.
+fn stop_script(pidfile: &str, url: &str) -> String {
     let tries = STOP_WAIT.as_millis() / 100;
+    let socket = url.trim_start_matches("unix://");
     format!(
-        "pid=$(cat {pid} 2>/dev/null) || exit 0; kill -TERM $pid 2>/dev/null; i=0; \
-         while kill -0 $pid 2>/dev/null && [ $i -lt {tries} ]; do sleep 0.1; i=$((i+1)); done; \
-         kill -KILL $pid 2>/dev/null; rm -f {pid} {pid}.log {sock}",
+        "pids=\"$(cat {pid} 2>/dev/null) $(pgrep -f -- {pattern})\"; \
+         [ -n \"${{pids# }}\" ] && kill -TERM $pids 2>/dev/null; i=0; \
+         while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; do sleep 0.1; i=$((i+1)); done; \
+         pgrep -f -- {pattern} | xargs -r kill -KILL; sleep 0.2; rm -f {pid} {pid}.log {sock}; \
+         ! pgrep -f -- {pattern}",
         pid = quote(pidfile),
+        pattern = quote(&format!("system service --time=0 {url}$")),
         sock = quote(socket),
     )
 }
@@ -64,7 +70,6 @@ fn quote(s: &str) -> String {
 pub struct Service {
     runner: Target,
     pidfile: String,
-    socket: String,
     pub url: String,
 }
 
@@ -84,7 +89,6 @@ impl Service {
         let service = Service {
             runner: target.clone(),
             pidfile: format!("{socket}.pid"),
-            socket,
             url: url.clone(),
         };
         let start = target.run_inside(
@@ -144,7 +148,7 @@ impl Service {
             vec![
                 "sh".into(),
                 "-c".into(),
-                stop_script(&self.pidfile, &self.socket),
+                stop_script(&self.pidfile, &self.url),
             ],
             STOP_WAIT + Duration::from_secs(5),
         )
@@ -207,8 +211,12 @@ mod tests {
             start.ends_with("</dev/null >'/run/p.pid'.log 2>&1 & echo $! > '/run/p.pid'"),
             "{start}"
         );
-        let stop = stop_script("/run/p.pid", "/run/podman/ckpt-a1.sock");
-        assert!(stop.contains("kill -TERM $pid") && stop.contains("kill -KILL $pid"));
+        let stop = stop_script("/run/p.pid", &url);
+        assert!(stop.contains("kill -TERM $pids") && stop.contains("xargs -r kill -KILL"));
+        assert!(
+            stop.contains("pgrep -f -- 'system service --time=0 unix:///run/podman/ckpt-a1.sock$'"),
+            "{stop}"
+        );
         assert!(stop.contains("rm -f '/run/p.pid'"), "{stop}");
         assert_eq!(quote("it's"), r"'it'\''s'");
     }
