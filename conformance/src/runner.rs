@@ -863,8 +863,9 @@ impl CaseRun<'_> {
             findings.extend(stats::check_stats(&call.stdout, kind, schema, &ids));
             if let Some(file) = &s.archive {
                 let path = self.resolve(file)?;
-                let bytes =
-                    std::fs::read(&path).map_err(|e| format!("no archive at {path}: {e}"))?;
+                let bytes = crate::share::Share::new(&self.ctx.share)
+                    .read(path.as_ref())
+                    .map_err(|e| format!("no archive at {path}: {e}"))?;
                 findings.extend(stats::check_against_archive(&call.stdout, &bytes));
             }
             if let Some(name) = &s.save {

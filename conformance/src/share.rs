@@ -64,6 +64,21 @@ impl Share {
         Ok(unsafe { File::from_raw_fd(fd) })
     }
 
+    /// A regular file opened for reading (for a reader that bounds itself).
+    pub fn open_read(&self, path: &Path) -> Result<File, String> {
+        let file = self.open(path, OFlag::O_RDONLY, Mode::empty())?;
+        match file.metadata() {
+            Ok(m) if m.is_file() => Ok(file),
+            Ok(_) => Err(format!("{} is not a regular file", path.display())),
+            Err(e) => Err(format!("cannot stat {}: {e}", path.display())),
+        }
+    }
+
+    /// A text file (lossy UTF-8), at most [`MAX_READ`] bytes.
+    pub fn read_to_string(&self, path: &Path) -> Result<String, String> {
+        Ok(String::from_utf8_lossy(&self.read(path)?).into_owned())
+    }
+
     /// The whole of a regular file, at most [`MAX_READ`] bytes.
     pub fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
         let file = self.open(path, OFlag::O_RDONLY, Mode::empty())?;

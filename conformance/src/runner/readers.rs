@@ -114,7 +114,10 @@ impl CaseRun<'_> {
     /// sandbox; an image crit cannot decode keeps crit's error.
     fn crit_decode(&mut self, path: &str, archive: &Archive) -> Result<crit::Decoded, Finding> {
         let dir = format!("{path}.crit");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
+        // The share folder is the target's to change: every file here is opened beneath it
+        // without following links.
+        let share = crate::share::Share::new(&self.ctx.share);
+        share.create_dir_all(dir.as_ref())?;
         let mut names = vec![];
         for m in &archive.members {
             let Some(name) = m.path.strip_prefix("checkpoint/") else {
@@ -127,8 +130,7 @@ impl CaseRun<'_> {
                 .data
                 .as_ref()
                 .ok_or(format!("checkpoint/{name} was too big to keep"))?;
-            std::fs::write(format!("{dir}/{name}"), data)
-                .map_err(|e| format!("writing {dir}/{name}: {e}"))?;
+            share.write(format!("{dir}/{name}").as_ref(), data)?;
             names.push(name.to_string());
         }
         // One shell for all images: `crit decode -i X -o X.json`, its errors in X.err.
@@ -146,9 +148,11 @@ impl CaseRun<'_> {
         }
         let mut decoded = crit::Decoded::new();
         for name in names {
-            let json = std::fs::read_to_string(format!("{dir}/{name}.json"));
+            let json = share.read_to_string(format!("{dir}/{name}.json").as_ref());
             let result = json.map_err(|_| {
-                let err = std::fs::read_to_string(format!("{dir}/{name}.err")).unwrap_or_default();
+                let err = share
+                    .read_to_string(format!("{dir}/{name}.err").as_ref())
+                    .unwrap_or_default();
                 let last = err
                     .trim()
                     .lines()
@@ -211,7 +215,10 @@ impl CaseRun<'_> {
             outputs.push(call.stdout);
         }
         let layer = match skopeo::single_layer(&outputs[0]) {
-            Some(digest) => read_blob(&path, &digest).and_then(|b| archive::read_archive(&b)),
+            Some(digest) => crate::share::Share::new(&self.ctx.share)
+                .open_read(path.as_ref())
+                .and_then(|file| read_blob(file, &path, &digest))
+                .and_then(|b| archive::read_archive(&b)),
             None => Err("the manifest has not exactly one layer".to_string()),
         };
         Ok(skopeo::check(
@@ -224,14 +231,13 @@ impl CaseRun<'_> {
 }
 
 /// The blob `sha256:<hex>` of an OCI archive (a tar of an OCI layout), bounded.
-fn read_blob(oci_archive: &str, digest: &str) -> Result<Vec<u8>, String> {
+fn read_blob(file: std::fs::File, oci_archive: &str, digest: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let hex = digest
         .strip_prefix("sha256:")
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or(format!("layer digest {digest:?} is not a sha256 digest"))?;
     let want = format!("blobs/sha256/{hex}");
-    let file = std::fs::File::open(oci_archive).map_err(|e| format!("{oci_archive}: {e}"))?;
     let mut tar = tar::Archive::new(file.take(MAX_LAYER * 2));
     let entries = tar.entries().map_err(|e| format!("{oci_archive}: {e}"))?;
     for entry in entries {
