@@ -48,6 +48,19 @@ pub struct Context {
     pub progress_wait: Duration,
     /// Host folder seen at the same path inside the sandbox.
     pub share: PathBuf,
+    /// The engine behind a remote target (the podman that runs its service): the cleanup's last
+    /// resort for what the client cannot remove (podman-remote's `rm` panics on some containers a
+    /// hostile import leaves).
+    pub server: Option<Target>,
+}
+
+impl Context {
+    /// Every engine that may hold a name of the run: the target, the peer, the server.
+    pub fn engines(&self) -> impl Iterator<Item = &Target> {
+        std::iter::once(&self.target)
+            .chain(self.peer.as_ref())
+            .chain(self.server.as_ref())
+    }
 }
 
 /// The result of one case: its findings (empty = passed) and the log of what it did.
@@ -958,7 +971,7 @@ impl CaseRun<'_> {
     fn cleanup(&mut self) {
         let (containers, volumes, images) = self.names.created();
         let t = &self.ctx.target;
-        for engine in std::iter::once(t).chain(self.ctx.peer.as_ref()) {
+        for engine in self.ctx.engines() {
             for args in removals(&containers, &volumes, &images) {
                 self.log
                     .push_str(&engine.call(&args, CLEANUP_TIMEOUT).render());

@@ -231,6 +231,9 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         progress_wait: Duration::from_secs(if args.sandbox == Backend::Vm { 60 } else { 8 }),
         share: sandbox.share_dir()?,
+        server: service
+            .as_ref()
+            .map(|_| Target::new(sandbox.clone(), "podman".into(), vec![])),
         target,
         peer,
         caps,
@@ -337,7 +340,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
 
     let _ = libtest_mimic::run(&libtest_args(&args), trials);
     let leftovers = names::leftovers();
-    for engine in std::iter::once(&ctx.target).chain(ctx.peer.as_ref()) {
+    for engine in ctx.engines() {
         sweep(engine, &leftovers);
     }
 
