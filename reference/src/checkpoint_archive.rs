@@ -103,10 +103,17 @@ fn rootfs_diff_tar(upper: &Path, changes: &Changes, tmp: &Path) -> Result<File> 
     b.follow_symlinks(false);
     for rel in &changes.changed {
         let path = upper.join(rel);
-        if path.symlink_metadata()?.is_dir() {
-            b.append_dir(rel, &path)?;
-        } else {
-            b.append_path_with_name(&path, rel)?;
+        // A container left running (`-R`, `-P`) goes on changing its root while it is archived:
+        // a file listed a moment ago may be gone (the counter's `mv` of a temporary file), and a
+        // file that is gone is no change to carry.
+        let appended = match path.symlink_metadata() {
+            Ok(m) if m.is_dir() => b.append_dir(rel, &path),
+            Ok(_) => b.append_path_with_name(&path, rel),
+            Err(e) => Err(e),
+        };
+        match appended {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other?,
         }
     }
     let mut f = b.into_inner()?;
@@ -224,6 +231,24 @@ pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_gone_before_it_is_archived_is_left_out() {
+        let t = tempfile::tempdir().unwrap();
+        let upper = t.path().join("upper");
+        fs::create_dir(&upper).unwrap();
+        fs::write(upper.join("count"), "7").unwrap();
+        // Listed, then renamed away by the running workload before the archive reads it.
+        let changes = crate::rootfs::Changes {
+            changed: vec!["count".into(), "count.tmp".into()],
+            deleted: vec![],
+        };
+        let mut f = rootfs_diff_tar(&upper, &changes, &t.path().join("diff.tar")).unwrap();
+        let mut bytes = vec![];
+        std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+        let names: Vec<String> = members(&bytes).into_iter().map(|m| m.0).collect();
+        assert_eq!(names, ["count"]);
+    }
 
     /// A member as (path, type, mode, size, link target, content).
     type Member = (String, u8, u32, u64, Option<String>, Vec<u8>);
