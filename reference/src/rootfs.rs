@@ -121,7 +121,11 @@ fn walk(upper: &Path, dir: &Path, lowers: &[PathBuf], out: &mut Changes) -> Resu
     for entry in entries {
         let path = entry.path();
         let rel = path.strip_prefix(upper)?.to_string_lossy().into_owned();
-        let meta = entry.path().symlink_metadata()?;
+        // A running container may remove an entry between the listing and this look at it.
+        let meta = match entry.path().symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other?,
+        };
         if is_whiteout(&meta) {
             out.deleted.push(rel);
         } else if meta.is_dir() {
