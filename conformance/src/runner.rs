@@ -525,17 +525,10 @@ impl CaseRun<'_> {
                 "tmpfs",
                 &dir,
             ];
-            let call = self
-                .ctx
-                .target
-                .run_inside(argv.map(String::from).to_vec(), self.budget()?);
-            self.log.push_str(&call.render());
-            if !call.ok() {
-                return Err(format!(
-                    "could not mount a tmpfs on {dir}: {}",
-                    call.stderr.trim()
-                ));
-            }
+            self.inside_ok(
+                argv.map(String::from).to_vec(),
+                &format!("could not mount a tmpfs on {dir}"),
+            )?;
             self.mounts.push(dir);
             return Ok(vec![]);
         }
@@ -634,11 +627,7 @@ impl CaseRun<'_> {
             let dir = log.rsplit_once('/').map_or("", |(d, _)| d);
             argv.push(format!("{dir}/stats-dump"));
         }
-        let call = self.ctx.target.run_inside(argv, self.budget()?);
-        self.log.push_str(&call.render());
-        if !call.ok() {
-            return Err(format!("cannot look at {log}: {}", call.stderr.trim()));
-        }
+        let call = self.inside_ok(argv, &format!("cannot look at {log}"))?;
         Ok(call
             .stdout
             .lines()
@@ -682,18 +671,10 @@ impl CaseRun<'_> {
             hostile::VICTIM_CONTENT,
             &aim.victim,
         ];
-        let call = self
-            .ctx
-            .target
-            .run_inside(plant.map(String::from).to_vec(), self.budget()?);
-        self.log.push_str(&call.render());
-        if !call.ok() {
-            return Err(format!(
-                "cannot plant the victim {}: {}",
-                aim.victim,
-                call.stderr.trim()
-            ));
-        }
+        self.inside_ok(
+            plant.map(String::from).to_vec(),
+            &format!("cannot plant the victim {}", aim.victim),
+        )?;
         let path = self.resolve(&h.file)?;
         let bytes = attack.build(&aim);
         let share = crate::share::Share::new(&self.ctx.share);
@@ -710,19 +691,26 @@ impl CaseRun<'_> {
         Ok(())
     }
 
-    /// A planted victim, looked up inside the sandbox: a regular file, one link, its content.
-    fn intact(&mut self, path: &str) -> Result<Vec<Finding>, Finding> {
-        let script = "if [ -L \"$1\" ] || [ ! -f \"$1\" ]; then echo not-a-file; exit 0; fi; stat -c %h \"$1\"; cat \"$1\"";
-        let argv = ["sh", "-c", script, "sh", path].map(String::from).to_vec();
+    /// Runs a helper command inside the sandbox (not the target), logged; a failure is an error
+    /// that says what could not be done.
+    fn inside_ok(&mut self, argv: Vec<String>, what: &str) -> Result<crate::target::Call, Finding> {
         let call = self.ctx.target.run_inside(argv, self.budget()?);
         self.log.push_str(&call.render());
         if !call.ok() {
             return Err(format!(
-                "cannot look at {path} ({:?}): {}",
+                "{what} (exit {:?}): {}",
                 call.exit,
                 call.stderr.trim()
             ));
         }
+        Ok(call)
+    }
+
+    /// A planted victim, looked up inside the sandbox: a regular file, one link, its content.
+    fn intact(&mut self, path: &str) -> Result<Vec<Finding>, Finding> {
+        let script = "if [ -L \"$1\" ] || [ ! -f \"$1\" ]; then echo not-a-file; exit 0; fi; stat -c %h \"$1\"; cat \"$1\"";
+        let argv = ["sh", "-c", script, "sh", path].map(String::from).to_vec();
+        let call = self.inside_ok(argv, &format!("cannot look at {path}"))?;
         let (links, content) = call.stdout.split_once('\n').unwrap_or((&call.stdout, ""));
         Ok(if links == "not-a-file" {
             vec![format!(

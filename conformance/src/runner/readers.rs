@@ -137,15 +137,7 @@ impl CaseRun<'_> {
         let script = "cd \"$1\" && shift && for f; do crit decode -i \"$f\" -o \"$f.json\" 2>\"$f.err\" || rm -f \"$f.json\"; done";
         let mut argv: Vec<String> = ["sh", "-c", script, "sh", &dir].map(String::from).to_vec();
         argv.extend(names.iter().cloned());
-        let call = self.ctx.target.run_inside(argv, self.budget()?);
-        self.log.push_str(&call.render());
-        if !call.ok() {
-            return Err(format!(
-                "cannot run crit in the sandbox (exit {:?}): {}",
-                call.exit,
-                call.stderr.trim()
-            ));
-        }
+        self.inside_ok(argv, "cannot run crit in the sandbox")?;
         let mut decoded = crit::Decoded::new();
         for name in names {
             let json = share.read_to_string(format!("{dir}/{name}.json").as_ref());
