@@ -959,8 +959,16 @@ impl CaseRun<'_> {
     fn cleanup(&mut self) {
         let (containers, volumes, images) = self.names.created();
         let t = &self.ctx.target;
-        for engine in self.ctx.engines() {
-            for args in removals(&containers, &volumes, &images) {
+        for args in removals(&containers, &volumes, &images) {
+            let by_target = t.call(&args, CLEANUP_TIMEOUT);
+            self.log.push_str(&by_target.render());
+            // The server only where the client failed: it is the last resort, not a second pass.
+            let others = self
+                .ctx
+                .peer
+                .iter()
+                .chain(self.ctx.server.iter().filter(|_| !by_target.ok()));
+            for engine in others {
                 self.log
                     .push_str(&engine.call(&args, CLEANUP_TIMEOUT).render());
             }
