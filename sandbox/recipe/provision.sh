@@ -66,12 +66,17 @@ case "$criu_version" in
     4.[2-9]*|4.[1-9][0-9]*|[5-9].*) ;;
     *) echo "CRIU $criu_version installed, but >= 4.2 is needed" >&2; exit 1 ;;
 esac
-step "install the third-party readers (checkpointctl, crit, skopeo) and podman-remote"
+step "install the third-party readers (checkpointctl, crit, skopeo), podman-remote, runsc, a browser"
 # Independent judges of what a target produced: checkpointctl reads exported archives, crit
-# (python3-pycriu) decodes CRIU's images, skopeo reads images; podman-remote is a target of its own.
-in_root apt-get install -y -q checkpointctl python3-pycriu skopeo podman-remote >/dev/null
+# (python3-pycriu) decodes CRIU's images, skopeo reads images; podman-remote is a target of its own;
+# runsc (gVisor) is a runtime the matrix probes; chromium-headless-shell renders the scoreboard in
+# its test (a real browser, no network).
+in_root apt-get install -y -q checkpointctl python3-pycriu skopeo podman-remote runsc \
+    chromium-headless-shell >/dev/null
 in_root checkpointctl --help >/dev/null
 in_root crit --help >/dev/null
+in_root runsc --version >/dev/null
+in_root chromium-headless-shell --version >/dev/null
 in_root apt-get clean
 
 step "container and CRIU configuration"
