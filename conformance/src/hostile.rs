@@ -32,7 +32,7 @@ impl Default for Aim {
         Aim {
             name: "cc-hostile".into(),
             image_id: "0".repeat(64),
-            image_name: "localhost/busybox:latest".into(),
+            image_name: ckpt_sandbox::TEST_IMAGE.into(),
             volume: "cc-hostile-volume".into(),
             escape: "/tmp/cc-escape-marker".into(),
             victim: "/tmp/cc-victim".into(),

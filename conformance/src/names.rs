@@ -4,14 +4,9 @@
 
 use crate::case::ContainerSpec;
 use crate::oracle::Finding;
-use regex::Regex;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
-
-/// `{c}`, `{id:c}`, `{file:ckpt.tar}`, ...: the placeholders of case files.
-pub static PLACEHOLDER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{([a-z_]+:)?[A-Za-z0-9_./-]+\}").unwrap());
+use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -59,7 +54,7 @@ impl Names {
     pub fn resolve(&mut self, inner: &str, declared: &[ContainerSpec]) -> Result<String, Finding> {
         let unique = |x: &str| format!("{}-{x}", self.prefix);
         match inner.split_once(':') {
-            None if inner == "test_image" => Ok(crate::runner::TEST_IMAGE.to_string()),
+            None if inner == "test_image" => Ok(ckpt_sandbox::TEST_IMAGE.to_string()),
             None if declared.iter().any(|c| c.name == inner) => {
                 Ok(self.hand_out(Kind::Container, unique(inner)))
             }

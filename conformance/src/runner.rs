@@ -1,7 +1,10 @@
 //! Runs one case: set up its containers, run its steps through the target, judge each step's
 //! artefacts with the oracles, and remove everything the case created, whatever happened.
 
-use crate::case::{Case, ContainerSpec, HostileStep, SetupState, StatsKindName, Step};
+use crate::case::{
+    Action, AnnotationStep, ArchiveStep, Case, Command, ContainerSpec, HostileStep, KeptStep,
+    SetupState, StatsKindName, TmpfsStep,
+};
 use crate::hostile::{self, Aim};
 use crate::oracle::image::ContainerFacts;
 use crate::oracle::stats::StatsKind;
@@ -10,17 +13,14 @@ use crate::probe::Capabilities;
 use crate::target::{Call, Target};
 use crate::workload::{self, Catalog, Progress};
 use crate::{interrupt, names::Names};
+use ckpt_sandbox::TEST_IMAGE;
 use regex::Regex;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod readers;
 
-/// The image every test container runs (built by the sandbox recipe).
-pub const TEST_IMAGE: &str = "localhost/busybox:latest";
-/// Its rootfs tarball inside the sandbox, for targets that do not have the image yet.
-pub const TEST_IMAGE_TARBALL: &str = "/root/busybox-image.tar";
 /// Progress a running workload must reach before the steps, unless the case says otherwise: its
 /// first line, written once its setup is done (file written, lock taken, connection up, memory
 /// filled). A restart shows by the workload's start token, not by how far it counted.
@@ -122,12 +122,12 @@ impl CaseRun<'_> {
         if let Err(e) = share.create_dir_all(self.names.files_dir()) {
             return vec![format!("cannot create the case's folder: {e}")];
         }
-        for spec in &self.case.file.containers {
+        for spec in &self.case.containers {
             if let Err(f) = self.set_up(spec) {
                 return vec![format!("setup of container `{}`: {f}", spec.name)];
             }
         }
-        for (i, step) in self.case.file.steps.iter().enumerate() {
+        for (i, step) in self.case.steps.iter().enumerate() {
             if interrupt::requested() {
                 return vec!["interrupted".into()];
             }
@@ -136,7 +136,7 @@ impl CaseRun<'_> {
                 Err(f) => vec![f],
             };
             if !findings.is_empty() {
-                let action = step.action().unwrap_or("?");
+                let action = step.name();
                 return findings
                     .into_iter()
                     .map(|f| format!("step {} ({action}): {f}", i + 1))
@@ -206,13 +206,13 @@ impl CaseRun<'_> {
     fn resolve(&mut self, text: &str) -> Result<String, Finding> {
         let mut out = String::new();
         let mut last = 0;
-        for m in crate::names::PLACEHOLDER.find_iter(text) {
+        for m in crate::case::PLACEHOLDER.find_iter(text) {
             out.push_str(&text[last..m.start()]);
             let inner = &m.as_str()[1..m.as_str().len() - 1];
             let value = match inner.split_once(':') {
                 Some(("id", c)) => self.full_id(c)?,
                 Some(("shortid", c)) => self.full_id(c)?.chars().take(12).collect(),
-                _ => self.names.resolve(inner, &self.case.file.containers)?,
+                _ => self.names.resolve(inner, &self.case.containers)?,
             };
             out.push_str(&value);
             last = m.end();
@@ -338,7 +338,6 @@ impl CaseRun<'_> {
         let key = key.strip_prefix("peer:").unwrap_or(key);
         let spec = self
             .case
-            .file
             .containers
             .iter()
             .find(|c| c.name == key || key.strip_prefix("name:").is_some())
@@ -406,197 +405,207 @@ impl CaseRun<'_> {
         .ok()
     }
 
-    fn step(&mut self, step: &Step) -> Result<Vec<Finding>, Finding> {
-        if let Some(argv) = &step.run {
-            let args = self.resolve_all(argv)?;
-            return self.command_step(step, false, args);
-        }
-        if let Some(argv) = &step.peer {
-            let args = self.resolve_all(argv)?;
-            return self.command_step(step, true, args);
-        }
-        if let Some(argv) = &step.exec {
-            let mut args = self.resolve_all(argv)?;
-            if args.is_empty() {
-                return Err("exec needs a container".into());
+    /// Runs one step's action and judges what it produced.
+    fn step(&mut self, step: &Action) -> Result<Vec<Finding>, Finding> {
+        match step {
+            Action::Run(c) => {
+                let args = self.resolve_all(&c.args)?;
+                self.command_step(c, false, args)
             }
-            args.insert(0, "exec".into());
-            return self.command_step(step, false, args);
-        }
-        if let Some(keys) = &step.mark {
-            for key in keys {
-                let (peer, name) = self.locate(key)?;
-                let file = self.progress_file(key)?;
-                let p = self
-                    .read_progress(peer, &name, &file)?
-                    .ok_or(format!("cannot read the progress of {name}"))?;
-                self.marks.insert(key.clone(), p);
+            Action::Peer(c) => {
+                let args = self.resolve_all(&c.args)?;
+                self.command_step(c, true, args)
             }
-            return Ok(vec![]);
-        }
-        if let Some(keys) = &step.continues {
-            let mut findings = vec![];
-            for key in keys {
-                findings.extend(self.continues(key)?);
+            Action::Exec(c) => {
+                let mut args = self.resolve_all(&c.args)?;
+                args.insert(0, "exec".into());
+                self.command_step(c, false, args)
             }
+            Action::Mark(keys) => self.mark(keys).map(|()| vec![]),
+            Action::Continues(keys) => self.each(keys, |run, key| run.continues(key)),
+            Action::State(expected) => self.state(expected),
+            Action::Archive(a) => self.archive(a),
+            Action::Annotations(a) => self.annotations(a),
+            Action::Gone(keys) => self.each(keys, |run, key| run.gone(key)),
+            Action::FewerPages(f) => {
+                let get = |name: &str| {
+                    self.saved_stats
+                        .get(name)
+                        .ok_or(format!("no statistics saved as `{name}` before this step"))
+                };
+                Ok(stats::check_fewer_pages(get(&f.saved)?, get(&f.than)?))
+            }
+            Action::Tmpfs(t) => self.tmpfs(t).map(|()| vec![]),
+            Action::Race(commands) => self.race(commands),
+            Action::NoFile(files) => self.each(files, |run, file| run.no_file(file)),
+            Action::Hostile(h) => self.hostile(h).map(|()| vec![]),
+            Action::Intact(victims) => self.each(victims, |run, v| {
+                let path = run.resolve(v)?;
+                run.intact(&path)
+            }),
+            Action::Kept(k) => self.kept_step(k),
+            Action::NoHazard(tag) => {
+                let tag = self.resolve(tag)?;
+                self.no_hazard(&tag)
+            }
+        }
+    }
+
+    /// One check per item, their findings together; the first error ends the step.
+    fn each(
+        &mut self,
+        items: &[String],
+        mut check: impl FnMut(&mut Self, &str) -> Result<Vec<Finding>, Finding>,
+    ) -> Result<Vec<Finding>, Finding> {
+        let mut findings = vec![];
+        for item in items {
+            findings.extend(check(self, item)?);
+        }
+        Ok(findings)
+    }
+
+    fn mark(&mut self, keys: &[String]) -> Result<(), Finding> {
+        for key in keys {
+            let (peer, name) = self.locate(key)?;
+            let file = self.progress_file(key)?;
+            let p = self
+                .read_progress(peer, &name, &file)?
+                .ok_or(format!("cannot read the progress of {name}"))?;
+            self.marks.insert(key.clone(), p);
+        }
+        Ok(())
+    }
+
+    fn state(
+        &mut self,
+        expected: &BTreeMap<String, state::StateExpect>,
+    ) -> Result<Vec<Finding>, Finding> {
+        let mut findings = vec![];
+        for (key, expect) in expected {
+            let (peer, name) = self.locate(key)?;
+            let inspect = self.inspect_on(peer, &name)?;
+            findings.extend(
+                state::check_state(inspect.as_ref(), expect)
+                    .into_iter()
+                    .map(|f| format!("{key}: {f}")),
+            );
+        }
+        Ok(findings)
+    }
+
+    fn archive(&mut self, a: &ArchiveStep) -> Result<Vec<Finding>, Finding> {
+        let path = self.resolve(&a.file)?;
+        let bytes = crate::share::Share::new(&self.ctx.share)
+            .read(path.as_ref())
+            .map_err(|e| format!("no archive at {path}: {e}"))?;
+        self.log
+            .push_str(&format!("# archive {path}: {} bytes\n", bytes.len()));
+        // Volume names are placeholders too (`volumes = ["{vol:data}"]`).
+        let mut expect = a.expect.clone();
+        expect.volumes = self.resolve_all(&expect.volumes)?;
+        for file in &mut expect.volume_files {
+            file.volume = self.resolve(&file.volume)?;
+        }
+        let parsed = match archive::read_archive_with_images(&bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return Ok(vec![format!(
+                    "expected a readable checkpoint archive, found: {e}"
+                )])
+            }
+        };
+        let findings = archive::check_archive_parsed(&parsed, &expect);
+        if !findings.is_empty() {
             return Ok(findings);
         }
-        if let Some(expected) = &step.state {
-            let mut findings = vec![];
-            for (key, expect) in expected {
-                let (peer, name) = self.locate(key)?;
-                let inspect = self.inspect_on(peer, &name)?;
-                findings.extend(
-                    state::check_state(inspect.as_ref(), expect)
-                        .into_iter()
-                        .map(|f| format!("{key}: {f}")),
-                );
-            }
+        self.read_independently(a, &path, &parsed)
+    }
+
+    fn annotations(&mut self, a: &AnnotationStep) -> Result<Vec<Finding>, Finding> {
+        let image = self.resolve(&a.image)?;
+        let facts = self
+            .facts
+            .get(&a.container)
+            .cloned()
+            .ok_or(format!("no declared container `{}`", a.container))?;
+        let call = self.call(&["image".into(), "inspect".into(), image.clone()])?;
+        if !call.ok() {
+            return Ok(vec![format!("no image {image}: {}", call.stderr.trim())]);
+        }
+        let value: serde_json::Value = serde_json::from_str(&call.stdout)
+            .map_err(|e| format!("`image inspect {image}` printed no JSON: {e}"))?;
+        let first = value.as_array().and_then(|a| a.first()).unwrap_or(&value);
+        let Some(annotations) = first["Annotations"].as_object() else {
+            return Ok(vec![format!("image {image} has no Annotations")]);
+        };
+        let findings = image::check_annotations(annotations, &self.ctx.caps.facts, &facts);
+        if !findings.is_empty() {
             return Ok(findings);
         }
-        if let Some(a) = &step.archive {
-            let path = self.resolve(&a.file)?;
-            let bytes = crate::share::Share::new(&self.ctx.share)
-                .read(path.as_ref())
-                .map_err(|e| format!("no archive at {path}: {e}"))?;
-            self.log
-                .push_str(&format!("# archive {path}: {} bytes\n", bytes.len()));
-            // Volume names are placeholders too (`volumes = ["{vol:data}"]`).
-            let mut expect = a.expect.clone();
-            expect.volumes = self.resolve_all(&expect.volumes)?;
-            for file in &mut expect.volume_files {
-                file.volume = self.resolve(&file.volume)?;
+        let annotations = annotations.clone();
+        self.read_image_independently(&image, &annotations)
+    }
+
+    fn tmpfs(&mut self, t: &TmpfsStep) -> Result<(), Finding> {
+        let dir = self.resolve(&t.dir)?;
+        crate::share::Share::new(&self.ctx.share).create_dir_all(dir.as_ref())?;
+        let argv = [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={}", t.size),
+            "tmpfs",
+            &dir,
+        ];
+        self.inside_ok(
+            argv.map(String::from).to_vec(),
+            &format!("could not mount a tmpfs on {dir}"),
+        )?;
+        self.mounts.push(dir);
+        Ok(())
+    }
+
+    /// The file does not exist, looked up inside the sandbox: a tmpfs mounted there is invisible
+    /// from the host.
+    fn no_file(&mut self, file: &str) -> Result<Vec<Finding>, Finding> {
+        let path = self.resolve(file)?;
+        let argv = vec!["test".to_string(), "-e".to_string(), path.clone()];
+        let call = self.ctx.target.run_inside(argv, self.budget()?);
+        self.log.push_str(&call.render());
+        match call.exit {
+            Some(1) => Ok(vec![]),
+            Some(0) => Ok(vec![format!("{path} exists")]),
+            other => Err(format!("cannot tell whether {path} exists ({other:?})")),
+        }
+    }
+
+    /// The container is gone within 5 s.
+    fn gone(&mut self, key: &str) -> Result<Vec<Finding>, Finding> {
+        let (peer, name) = self.locate(key)?;
+        let until = Instant::now() + Duration::from_secs(5);
+        while self.inspect_on(peer, &name)?.is_some() {
+            if Instant::now() > until {
+                return Ok(vec![format!("{name} still exists 5 s later")]);
             }
-            let parsed = match archive::read_archive_with_images(&bytes) {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    return Ok(vec![format!(
-                        "expected a readable checkpoint archive, found: {e}"
-                    )])
-                }
-            };
-            let findings = archive::check_archive_parsed(&parsed, &expect);
-            if !findings.is_empty() {
-                return Ok(findings);
+            crate::target::wait(Duration::from_millis(200));
+        }
+        Ok(vec![])
+    }
+
+    fn kept_step(&mut self, k: &KeptStep) -> Result<Vec<Finding>, Finding> {
+        let mut findings = vec![];
+        for key in &k.containers {
+            findings.extend(self.kept(key, k.stats)?);
+        }
+        if k.log_in_error {
+            match log_named_in(&self.last_stderr) {
+                Some(log) => findings.extend(self.kept_files("the error's log", &log, k.stats)?),
+                None => findings
+                    .push("the error names no CRIU log (an absolute path ending in .log)".into()),
             }
-            return self.read_independently(a, &path, &parsed);
         }
-        if let Some(a) = &step.annotations {
-            let image = self.resolve(&a.image)?;
-            let facts = self
-                .facts
-                .get(&a.container)
-                .cloned()
-                .ok_or(format!("no declared container `{}`", a.container))?;
-            let call = self.call(&["image".into(), "inspect".into(), image.clone()])?;
-            if !call.ok() {
-                return Ok(vec![format!("no image {image}: {}", call.stderr.trim())]);
-            }
-            let value: serde_json::Value = serde_json::from_str(&call.stdout)
-                .map_err(|e| format!("`image inspect {image}` printed no JSON: {e}"))?;
-            let first = value.as_array().and_then(|a| a.first()).unwrap_or(&value);
-            let Some(annotations) = first["Annotations"].as_object() else {
-                return Ok(vec![format!("image {image} has no Annotations")]);
-            };
-            let findings = image::check_annotations(annotations, &self.ctx.caps.facts, &facts);
-            if !findings.is_empty() {
-                return Ok(findings);
-            }
-            let annotations = annotations.clone();
-            return self.read_image_independently(&image, &annotations);
-        }
-        if let Some(f) = &step.fewer_pages {
-            let get = |name: &str| {
-                self.saved_stats
-                    .get(name)
-                    .ok_or(format!("no statistics saved as `{name}` before this step"))
-            };
-            return Ok(stats::check_fewer_pages(get(&f.saved)?, get(&f.than)?));
-        }
-        if let Some(t) = &step.tmpfs {
-            let dir = self.resolve(&t.dir)?;
-            crate::share::Share::new(&self.ctx.share).create_dir_all(dir.as_ref())?;
-            let argv = [
-                "mount",
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={}", t.size),
-                "tmpfs",
-                &dir,
-            ];
-            self.inside_ok(
-                argv.map(String::from).to_vec(),
-                &format!("could not mount a tmpfs on {dir}"),
-            )?;
-            self.mounts.push(dir);
-            return Ok(vec![]);
-        }
-        if let Some(commands) = &step.race {
-            return self.race(commands);
-        }
-        if let Some(files) = &step.no_file {
-            let mut findings = vec![];
-            for f in files {
-                // Looked up inside the sandbox: a tmpfs mounted there is invisible from the host.
-                let path = self.resolve(f)?;
-                let argv = vec!["test".to_string(), "-e".to_string(), path.clone()];
-                let call = self.ctx.target.run_inside(argv, self.budget()?);
-                self.log.push_str(&call.render());
-                match call.exit {
-                    Some(1) => {}
-                    Some(0) => findings.push(format!("{path} exists")),
-                    other => return Err(format!("cannot tell whether {path} exists ({other:?})")),
-                }
-            }
-            return Ok(findings);
-        }
-        if let Some(keys) = &step.gone {
-            for key in keys {
-                let (peer, name) = self.locate(key)?;
-                let until = Instant::now() + Duration::from_secs(5);
-                while self.inspect_on(peer, &name)?.is_some() {
-                    if Instant::now() > until {
-                        return Ok(vec![format!("{name} still exists 5 s later")]);
-                    }
-                    crate::target::wait(Duration::from_millis(200));
-                }
-            }
-            return Ok(vec![]);
-        }
-        if let Some(h) = &step.hostile {
-            return self.hostile(h).map(|()| vec![]);
-        }
-        if let Some(victims) = &step.intact {
-            let mut findings = vec![];
-            for v in victims {
-                let path = self.resolve(v)?;
-                findings.extend(self.intact(&path)?);
-            }
-            return Ok(findings);
-        }
-        if let Some(k) = &step.kept {
-            let mut findings = vec![];
-            for key in &k.containers {
-                findings.extend(self.kept(key, k.stats)?);
-            }
-            if k.log_in_error {
-                match log_named_in(&self.last_stderr) {
-                    Some(log) => {
-                        findings.extend(self.kept_files("the error's log", &log, k.stats)?)
-                    }
-                    None => findings.push(
-                        "the error names no CRIU log (an absolute path ending in .log)".into(),
-                    ),
-                }
-            }
-            return Ok(findings);
-        }
-        if let Some(tag) = &step.no_hazard {
-            let tag = self.resolve(tag)?;
-            return self.no_hazard(&tag);
-        }
-        Err("a step with no action".into())
+        Ok(findings)
     }
 
     /// CRIU's log (`inspect`'s `CheckpointLog`) and, with `stats`, the `stats-dump` beside it
@@ -809,7 +818,7 @@ impl CaseRun<'_> {
     /// A `run`, `peer` or `exec` and the checks on what it produced.
     fn command_step(
         &mut self,
-        step: &Step,
+        step: &Command,
         on_peer: bool,
         args: Vec<String>,
     ) -> Result<Vec<Finding>, Finding> {
@@ -824,7 +833,7 @@ impl CaseRun<'_> {
         let call = self.call_on(on_peer, &args)?;
         self.last_stderr.clone_from(&call.stderr);
         let mut findings = vec![];
-        let want_exit = step.exit.unwrap_or(0);
+        let want_exit = step.exit;
         if call.exit != Some(want_exit) {
             findings.push(format!(
                 "exit status {}, expected {want_exit}{}",

@@ -267,7 +267,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             Some(e) if e.expect == Expected::Skip => {
                 Some(format!("expectations file: {}", e.reason))
             }
-            _ => ctx.caps.unmet(&case.file.requires),
+            _ => ctx.caps.unmet(&case.requires),
         };
         if let Some(reason) = skip_reason {
             skipped.push((case.id.clone(), reason.clone()));
@@ -391,10 +391,8 @@ fn case_report(
         id: id.to_string(),
         status,
         duration_ms,
-        covers: case.map(|c| c.file.covers.clone()).unwrap_or_default(),
-        spec: case
-            .map(|c| c.file.spec.trim().to_string())
-            .unwrap_or_default(),
+        covers: case.map(|c| c.covers.clone()).unwrap_or_default(),
+        spec: case.map(|c| c.spec.trim().to_string()).unwrap_or_default(),
         reason,
         log: String::new(),
     }
@@ -485,7 +483,7 @@ fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectatio
 /// The test image, imported through the target itself when it does not have it yet.
 fn ensure_test_image(target: &Target) -> Result<()> {
     let timeout = Duration::from_secs(60);
-    let image = runner::TEST_IMAGE.to_string();
+    let image = ckpt_sandbox::TEST_IMAGE.to_string();
     if target
         .call(&["image".into(), "exists".into(), image.clone()], timeout)
         .ok()
@@ -493,7 +491,11 @@ fn ensure_test_image(target: &Target) -> Result<()> {
         return Ok(());
     }
     let import = target.call(
-        &["import".into(), runner::TEST_IMAGE_TARBALL.into(), image],
+        &[
+            "import".into(),
+            ckpt_sandbox::TEST_IMAGE_TARBALL.into(),
+            image,
+        ],
         timeout,
     );
     if !import.ok() {
@@ -536,7 +538,11 @@ fn sweep(engine: &Target, leftovers: &[(names::Kind, String)]) {
 /// The test image's ID in an engine.
 fn test_image_id(engine: &Target) -> Result<String> {
     let call = engine.call(
-        &["image".into(), "inspect".into(), runner::TEST_IMAGE.into()],
+        &[
+            "image".into(),
+            "inspect".into(),
+            ckpt_sandbox::TEST_IMAGE.into(),
+        ],
         Duration::from_secs(30),
     );
     let value: serde_json::Value = serde_json::from_str(&call.stdout)
@@ -559,8 +565,8 @@ fn same_test_image(target: &Target, peer: &Target) -> Result<()> {
         let import = engine.call(
             &[
                 "import".into(),
-                runner::TEST_IMAGE_TARBALL.into(),
-                runner::TEST_IMAGE.into(),
+                ckpt_sandbox::TEST_IMAGE_TARBALL.into(),
+                ckpt_sandbox::TEST_IMAGE.into(),
             ],
             Duration::from_secs(60),
         );
@@ -575,8 +581,8 @@ fn same_test_image(target: &Target, peer: &Target) -> Result<()> {
         t == p,
         "the target and the peer hold {} under different IDs ({t} and {p}) even after importing \
          {} again: an archive of one cannot name the image of the other",
-        runner::TEST_IMAGE,
-        runner::TEST_IMAGE_TARBALL
+        ckpt_sandbox::TEST_IMAGE,
+        ckpt_sandbox::TEST_IMAGE_TARBALL
     );
     Ok(())
 }

@@ -24,6 +24,7 @@ use std::process::{Command, ExitStatus, Output};
 
 pub use host::Unavailable;
 pub use lease::Lease;
+pub use recipe::{TEST_IMAGE, TEST_IMAGE_TARBALL};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

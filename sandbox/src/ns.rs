@@ -6,6 +6,7 @@
 //! kernel drops the mounts and the network namespace with them. What remains on the host are the
 //! cgroup2 directories podman created; `stop` removes the ones that were not there at `start`.
 
+use crate::recipe::{TEST_IMAGE, TEST_IMAGE_TARBALL};
 use crate::{host, progress, recipe, Status};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,6 @@ use std::time::{Duration, Instant};
 
 /// Free space a build needs in the cache (the rootfs is about 500 MiB, apt needs room to unpack).
 const BUILD_SPACE: u64 = 2 << 30;
-const TEST_IMAGE: &str = "localhost/busybox:latest";
 const PATH_INSIDE: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub struct NsSandbox {
@@ -254,7 +254,7 @@ impl NsSandbox {
     fn ensure_test_image(&self) -> Result<()> {
         let out = self
             .command(&["sh", "-c", &format!(
-                "podman image exists {TEST_IMAGE} || podman import --quiet /root/busybox-image.tar {TEST_IMAGE}"
+                "podman image exists {TEST_IMAGE} || podman import --quiet {TEST_IMAGE_TARBALL} {TEST_IMAGE}"
             )])?
             .output()?;
         if !out.status.success() {

@@ -4,6 +4,12 @@
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// The image every test container runs, built by `provision.sh` (its rootfs is the sandbox's busybox).
+pub const TEST_IMAGE: &str = "localhost/busybox:latest";
+/// The test image's rootfs tarball inside the sandbox, for engines that do not hold the image yet
+/// (`podman import` it under [`TEST_IMAGE`]).
+pub const TEST_IMAGE_TARBALL: &str = "/root/busybox-image.tar";
+
 /// Every file of the recipe, as (relative path, contents, executable).
 pub const FILES: &[(&str, &str)] = &[
     ("provision.sh", include_str!("../recipe/provision.sh")),

@@ -31,7 +31,7 @@ impl CaseRun<'_> {
             );
             return Ok(vec![]);
         }
-        let declared = &self.case.file.containers;
+        let declared = &self.case.containers;
         let spec = match &step.container {
             Some(key) => declared
                 .iter()

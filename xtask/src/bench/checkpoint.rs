@@ -8,7 +8,7 @@ use super::{
     fmt_secs, median, reference_build, target, verdict, version, Common, Machine, Results,
 };
 use anyhow::{bail, Context as _, Result};
-use conformance::runner::{TEST_IMAGE, TEST_IMAGE_TARBALL};
+use ckpt_sandbox::{TEST_IMAGE, TEST_IMAGE_TARBALL};
 use conformance::target::{Call, Target};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
