@@ -10,6 +10,7 @@
 //! folder seen at the same path inside).
 
 pub mod bounded;
+mod build_dir;
 pub mod host;
 mod lease;
 mod ns;

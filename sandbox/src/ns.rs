@@ -6,6 +6,7 @@
 //! kernel drops the mounts and the network namespace with them. What remains on the host are the
 //! cgroup2 directories podman created; `stop` removes the ones that were not there at `start`.
 
+use crate::build_dir::BuildDir;
 use crate::recipe::{TEST_IMAGE, TEST_IMAGE_TARBALL};
 use crate::{host, progress, recipe, Status};
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,10 +21,9 @@ const BUILD_SPACE: u64 = 2 << 30;
 const PATH_INSIDE: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub struct NsSandbox {
-    cache: PathBuf,
     suite: String,
     /// `<cache>/<suite>-<recipe hash>`
-    dir: PathBuf,
+    dir: BuildDir,
 }
 
 /// What `start` recorded, for `exec` and `stop`.
@@ -37,126 +37,61 @@ struct State {
 
 impl NsSandbox {
     pub fn new(cache: &Path, suite: &str) -> NsSandbox {
-        let dir = cache.join(format!("{suite}-{}", recipe::key(suite)));
         NsSandbox {
-            cache: cache.to_path_buf(),
             suite: suite.to_string(),
-            dir,
+            dir: BuildDir::new(cache, format!("{suite}-"), recipe::key(suite)),
         }
     }
 
     fn label(&self) -> String {
-        format!(
-            "sandbox {}",
-            self.dir.file_name().unwrap().to_string_lossy()
-        )
+        self.dir.label()
     }
     pub(crate) fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
     pub fn share_dir(&self) -> PathBuf {
-        self.dir.join("share")
-    }
-    fn built_stamp(&self) -> PathBuf {
-        self.dir.join("built")
-    }
-    fn state_file(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
-
-    /// Serialises build/start/stop/destroy between processes (parallel tests share one sandbox).
-    fn lock(&self) -> Result<File> {
-        std::fs::create_dir_all(&self.cache)
-            .with_context(|| format!("creating the sandbox cache {}", self.cache.display()))?;
-        let path = self.dir.with_extension("lock");
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(file)
+        self.dir.share_dir()
     }
 
     pub fn build(&self) -> Result<()> {
         host::require_root()?;
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         self.build_locked()
     }
 
     fn build_locked(&self) -> Result<()> {
-        if self.built_stamp().exists() {
-            return Ok(());
-        }
-        if self.dir.exists() {
-            eprintln!(
-                "[{}] found a half-built sandbox in {}: removing it and building again",
-                self.label(),
-                self.dir.display()
-            );
-            self.stop_locked()?;
-            std::fs::remove_dir_all(&self.dir)
-                .with_context(|| format!("removing the half-built {}", self.dir.display()))?;
-        }
-        host::ensure_host_command("debootstrap", "debootstrap")?;
-        host::ensure_host_command("unshare", "util-linux")?;
-        let mirror = host::debian_mirror();
-        host::require_mirror_reachable(&mirror)?;
-        host::require_free_space(&self.cache, BUILD_SPACE)?;
-
-        self.remove_outdated_builds();
-        std::fs::create_dir_all(&self.dir)?;
-        let recipe_dir = self.dir.join("recipe");
-        recipe::write_to(&recipe_dir)?;
-        eprintln!(
-            "[{}] building Debian {} + podman + CRIU in {} (mirror {mirror})",
-            self.label(),
-            self.suite,
-            self.dir.display()
-        );
-        // A private mount namespace: the chroot's bind mounts vanish with the script, even on failure.
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--mount", "--propagation", "private", "bash"])
-            .arg(recipe_dir.join("provision.sh"))
-            .arg(self.rootfs())
-            .arg(&self.suite)
-            .arg(&mirror)
-            .stdin(Stdio::null());
-        if let Err(e) = progress::run_steps(&self.label(), cmd) {
-            // Never trust a half-built cache.
-            let _ = std::fs::remove_dir_all(&self.dir);
-            return Err(e);
-        }
-        std::fs::create_dir_all(self.share_dir())?;
-        std::fs::write(self.built_stamp(), recipe::key(&self.suite))?;
-        Ok(())
-    }
-
-    /// Builds of this suite from an older recipe are never used again: remove them, unless running.
-    fn remove_outdated_builds(&self) {
-        let prefix = format!("{}-", self.suite);
-        let Ok(entries) = std::fs::read_dir(&self.cache) else {
-            return;
+        let prepare = || {
+            host::ensure_host_command("debootstrap", "debootstrap")?;
+            host::ensure_host_command("unshare", "util-linux")?;
+            host::require_mirror_reachable(&host::debian_mirror())?;
+            host::require_free_space(self.dir.cache(), BUILD_SPACE)
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let outdated = name.starts_with(&prefix)
-                && path.is_dir()
-                && path != self.dir
-                && !path.join("state.json").exists();
-            if outdated {
-                eprintln!(
-                    "[{}] removing {} (built from an older recipe)",
-                    self.label(),
-                    path.display()
-                );
-                let _ = std::fs::remove_dir_all(&path);
-                let _ = std::fs::remove_file(path.with_extension("lock"));
-            }
-        }
+        let provision = |dir: &Path| {
+            let recipe_dir = dir.join("recipe");
+            recipe::write_to(&recipe_dir)?;
+            let mirror = host::debian_mirror();
+            eprintln!(
+                "[{}] building Debian {} + podman + CRIU in {} (mirror {mirror})",
+                self.label(),
+                self.suite,
+                dir.display()
+            );
+            // A private mount namespace: the chroot's bind mounts vanish with the script, even on
+            // failure.
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--mount", "--propagation", "private", "bash"])
+                .arg(recipe_dir.join("provision.sh"))
+                .arg(self.rootfs())
+                .arg(&self.suite)
+                .arg(&mirror)
+                .stdin(Stdio::null());
+            progress::run_steps(&self.label(), cmd)
+        };
+        self.dir.build(|| self.stop_locked(), prepare, provision)
     }
 
     fn read_state(&self) -> Option<State> {
-        let text = std::fs::read_to_string(self.state_file()).ok()?;
-        serde_json::from_str(&text).ok()
+        self.dir.read_state()
     }
 
     /// The first process of the running sandbox, checked to be ours: ns-init.sh wrote our rootfs
@@ -168,7 +103,7 @@ impl NsSandbox {
 
     pub fn start(&self) -> Result<()> {
         host::require_root()?;
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         self.build_locked()?;
         if self.running_init().is_some() {
             return Ok(());
@@ -207,7 +142,7 @@ impl NsSandbox {
             cgroups_before,
             cgroup2,
         };
-        std::fs::write(self.state_file(), serde_json::to_vec_pretty(&state)?)?;
+        self.dir.write_state(&state)?;
         self.ensure_test_image()?;
         eprintln!(
             "[{}] running (first process {init_pid}) after {:.1} s",
@@ -270,7 +205,7 @@ impl NsSandbox {
         let pid = self.running_init().ok_or_else(|| {
             anyhow!(
                 "the sandbox {} is not running: start it with `cargo xtask sandbox start`",
-                self.dir.display()
+                self.dir.path().display()
             )
         })?;
         if argv.is_empty() {
@@ -286,7 +221,7 @@ impl NsSandbox {
     }
 
     pub fn stop(&self) -> Result<()> {
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         self.stop_locked()
     }
 
@@ -296,7 +231,7 @@ impl NsSandbox {
             if let Some(state) = state {
                 remove_new_cgroups(&state, &[])?;
             }
-            let _ = std::fs::remove_file(self.state_file());
+            self.dir.remove_state();
             return Ok(());
         };
         let mount_ns = host::mount_namespace(pid);
@@ -338,20 +273,12 @@ impl NsSandbox {
         if let Some(state) = state {
             remove_new_cgroups(&state, &held)?;
         }
-        let _ = std::fs::remove_file(self.state_file());
+        self.dir.remove_state();
         Ok(())
     }
 
     pub fn destroy(&self) -> Result<()> {
-        let lock = self.lock()?;
-        self.stop_locked()?;
-        if self.dir.exists() {
-            std::fs::remove_dir_all(&self.dir)
-                .with_context(|| format!("removing {}", self.dir.display()))?;
-        }
-        drop(lock);
-        let _ = std::fs::remove_file(self.dir.with_extension("lock"));
-        Ok(())
+        self.dir.destroy(|| self.stop_locked())
     }
 
     pub fn status(&self) -> Status {
@@ -359,8 +286,8 @@ impl NsSandbox {
         Status {
             backend: "ns".into(),
             suite: self.suite.clone(),
-            dir: self.dir.clone(),
-            built: self.built_stamp().exists(),
+            dir: self.dir.path().to_path_buf(),
+            built: self.dir.is_built(),
             running: init_pid.is_some(),
             init_pid,
             accel: None,

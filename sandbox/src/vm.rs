@@ -9,11 +9,11 @@
 //! folder the guest agent (`recipe/vm-agent.sh`) answers. Stop: qemu is killed and the overlay and
 //! the agent folder deleted; everything else the guest did died with it.
 
+use crate::build_dir::BuildDir;
 use crate::{host, ns::NsSandbox, progress, recipe, Status};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
-use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
@@ -63,29 +63,24 @@ struct State {
 }
 
 pub struct VmSandbox {
-    cache: PathBuf,
     suite: String,
     /// `<cache>/vm-<suite>-<vm recipe hash>` (not `<suite>-...`, which the ns backend owns).
-    dir: PathBuf,
+    dir: BuildDir,
 }
 
 impl VmSandbox {
     pub fn new(cache: &Path, suite: &str) -> VmSandbox {
         VmSandbox {
-            cache: cache.to_path_buf(),
             suite: suite.to_string(),
-            dir: cache.join(format!("vm-{suite}-{}", recipe::vm_key(suite))),
+            dir: BuildDir::new(cache, format!("vm-{suite}-"), recipe::vm_key(suite)),
         }
     }
 
     fn label(&self) -> String {
-        format!(
-            "sandbox {}",
-            self.dir.file_name().unwrap().to_string_lossy()
-        )
+        self.dir.label()
     }
     pub fn share_dir(&self) -> PathBuf {
-        self.dir.join("share")
+        self.dir.share_dir()
     }
     fn agent_dir(&self) -> PathBuf {
         self.dir.join("agent")
@@ -99,109 +94,48 @@ impl VmSandbox {
     fn console(&self) -> PathBuf {
         self.dir.join("console.log")
     }
-    fn built_stamp(&self) -> PathBuf {
-        self.dir.join("built")
-    }
-    fn state_file(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
-
-    /// Serialises build/start/stop/destroy between processes, as for `ns`.
-    fn lock(&self) -> Result<File> {
-        std::fs::create_dir_all(&self.cache)
-            .with_context(|| format!("creating the sandbox cache {}", self.cache.display()))?;
-        let path = self.dir.with_extension("lock");
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(file)
-    }
-
     pub fn build(&self) -> Result<()> {
         host::require_root()?;
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         self.build_locked()
     }
 
     fn build_locked(&self) -> Result<()> {
-        if self.built_stamp().exists() {
-            return Ok(());
-        }
-        if self.dir.exists() {
-            eprintln!(
-                "[{}] found a half-built sandbox in {}: removing it and building again",
-                self.label(),
-                self.dir.display()
-            );
-            self.stop_locked()?;
-            std::fs::remove_dir_all(&self.dir)
-                .with_context(|| format!("removing the half-built {}", self.dir.display()))?;
-        }
-        // The VM's userland is the ns one: build that first (a no-op when it is cached).
-        let ns = NsSandbox::new(&self.cache, &self.suite);
-        ns.build()?;
-        host::ensure_qemu()?;
-        host::ensure_host_command("qemu-img", "qemu-utils")?;
-        host::ensure_host_command("mkfs.ext4", "e2fsprogs")?;
-        host::ensure_host_command("unshare", "util-linux")?;
-        host::require_mirror_reachable(&host::debian_mirror())?;
-        host::require_free_space(&self.cache, BUILD_SPACE)?;
-
-        self.remove_outdated_builds();
-        std::fs::create_dir_all(&self.dir)?;
-        let recipe_dir = self.dir.join("recipe");
-        recipe::write_vm_to(&recipe_dir)?;
-        eprintln!(
-            "[{}] building a bootable image of {} with Debian's kernel in {}",
-            self.label(),
-            ns.rootfs().display(),
-            self.dir.display()
-        );
-        // A private mount namespace: the chroot's bind mounts vanish with the script, even on failure.
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--mount", "--propagation", "private", "bash"])
-            .arg(recipe_dir.join("vm-provision.sh"))
-            .arg(ns.rootfs())
-            .arg(&self.dir)
-            .stdin(Stdio::null());
-        if let Err(e) = progress::run_steps(&self.label(), cmd) {
-            // Never trust a half-built cache.
-            let _ = std::fs::remove_dir_all(&self.dir);
-            return Err(e);
-        }
-        std::fs::create_dir_all(self.share_dir())?;
-        std::fs::write(self.built_stamp(), recipe::vm_key(&self.suite))?;
-        Ok(())
-    }
-
-    /// VM builds of this suite from an older recipe are never used again: remove them, unless running.
-    fn remove_outdated_builds(&self) {
-        let prefix = format!("vm-{}-", self.suite);
-        let Ok(entries) = std::fs::read_dir(&self.cache) else {
-            return;
+        // The VM's userland is the ns one: built first (a no-op when it is cached).
+        let ns = NsSandbox::new(self.dir.cache(), &self.suite);
+        let prepare = || {
+            ns.build()?;
+            host::ensure_qemu()?;
+            host::ensure_host_command("qemu-img", "qemu-utils")?;
+            host::ensure_host_command("mkfs.ext4", "e2fsprogs")?;
+            host::ensure_host_command("unshare", "util-linux")?;
+            host::require_mirror_reachable(&host::debian_mirror())?;
+            host::require_free_space(self.dir.cache(), BUILD_SPACE)
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let outdated = name.starts_with(&prefix)
-                && path.is_dir()
-                && path != self.dir
-                && !path.join("state.json").exists();
-            if outdated {
-                eprintln!(
-                    "[{}] removing {} (built from an older recipe)",
-                    self.label(),
-                    path.display()
-                );
-                let _ = std::fs::remove_dir_all(&path);
-                let _ = std::fs::remove_file(path.with_extension("lock"));
-            }
-        }
+        let provision = |dir: &Path| {
+            let recipe_dir = dir.join("recipe");
+            recipe::write_vm_to(&recipe_dir)?;
+            eprintln!(
+                "[{}] building a bootable image of {} with Debian's kernel in {}",
+                self.label(),
+                ns.rootfs().display(),
+                dir.display()
+            );
+            // A private mount namespace: the chroot's bind mounts vanish with the script, even on
+            // failure.
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--mount", "--propagation", "private", "bash"])
+                .arg(recipe_dir.join("vm-provision.sh"))
+                .arg(ns.rootfs())
+                .arg(dir)
+                .stdin(Stdio::null());
+            progress::run_steps(&self.label(), cmd)
+        };
+        self.dir.build(|| self.stop_locked(), prepare, provision)
     }
 
     fn read_state(&self) -> Option<State> {
-        let text = std::fs::read_to_string(self.state_file()).ok()?;
-        serde_json::from_str(&text).ok()
+        self.dir.read_state()
     }
 
     /// The running qemu, checked to be ours (its command line names our overlay).
@@ -212,7 +146,7 @@ impl VmSandbox {
 
     pub fn start(&self) -> Result<()> {
         host::require_root()?;
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         self.build_locked()?;
         if self.running().is_some() {
             return Ok(());
@@ -226,6 +160,7 @@ impl VmSandbox {
         // spaces).
         if self
             .dir
+            .path()
             .as_os_str()
             .as_bytes()
             .iter()
@@ -235,7 +170,7 @@ impl VmSandbox {
                 "the vm sandbox's folder {} has a space or a comma in its path, which qemu's options \
                  and the guest's kernel command line cannot carry: point CKPT_SANDBOX_CACHE (or \
                  --cache-dir) at a path without them",
-                self.dir.display()
+                self.dir.path().display()
             );
         }
         let started = Instant::now();
@@ -352,7 +287,7 @@ impl VmSandbox {
             .and_then(|s| s.trim().parse().ok())
             .ok_or_else(|| anyhow!("qemu started but wrote no {}", self.pid_file().display()))?;
         let state = State { qemu_pid, accel };
-        std::fs::write(self.state_file(), serde_json::to_vec_pretty(&state)?)?;
+        self.dir.write_state(&state)?;
         self.wait_ready(qemu_pid, accel)
     }
 
@@ -400,7 +335,7 @@ impl VmSandbox {
         let state = self.running().ok_or_else(|| {
             anyhow!(
                 "the vm sandbox {} is not running: start it with `cargo xtask sandbox --backend vm start`",
-                self.dir.display()
+                self.dir.path().display()
             )
         })?;
         if argv.is_empty() {
@@ -416,7 +351,7 @@ impl VmSandbox {
     }
 
     pub fn stop(&self) -> Result<()> {
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         self.stop_locked()
     }
 
@@ -444,22 +379,15 @@ impl VmSandbox {
             }
         }
         let _ = std::fs::remove_dir_all(self.agent_dir());
-        for file in [self.overlay(), self.pid_file(), self.state_file()] {
+        for file in [self.overlay(), self.pid_file()] {
             let _ = std::fs::remove_file(file);
         }
+        self.dir.remove_state();
         Ok(())
     }
 
     pub fn destroy(&self) -> Result<()> {
-        let lock = self.lock()?;
-        self.stop_locked()?;
-        if self.dir.exists() {
-            std::fs::remove_dir_all(&self.dir)
-                .with_context(|| format!("removing {}", self.dir.display()))?;
-        }
-        drop(lock);
-        let _ = std::fs::remove_file(self.dir.with_extension("lock"));
-        Ok(())
+        self.dir.destroy(|| self.stop_locked())
     }
 
     pub fn status(&self) -> Status {
@@ -467,8 +395,8 @@ impl VmSandbox {
         Status {
             backend: "vm".into(),
             suite: self.suite.clone(),
-            dir: self.dir.clone(),
-            built: self.built_stamp().exists(),
+            dir: self.dir.path().to_path_buf(),
+            built: self.dir.is_built(),
             running: state.is_some(),
             init_pid: state.as_ref().map(|s| s.qemu_pid),
             accel: state.map(|s| s.accel.to_string()),
@@ -820,7 +748,13 @@ mod tests {
     #[test]
     fn vm_builds_live_apart_from_ns_builds() {
         let vm = VmSandbox::new(Path::new("/c"), "trixie");
-        let name = vm.dir.file_name().unwrap().to_string_lossy().into_owned();
+        let name = vm
+            .dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert!(name.starts_with("vm-trixie-"), "{name}");
         // The ns backend removes every other `trixie-*` folder as outdated.
         assert!(!name.starts_with("trixie-"));
