@@ -235,14 +235,14 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
     let _ = writeln!(
         html,
         "<p class=\"meta\">{} cases × {} targets; <span class=\"mark\">≠</span> {} rows where \
-         the targets differ; {} cells changed since the previous run.</p>",
+         the targets differ; changed since the previous run: {}.</p>",
         board.ids.len(),
         columns.len(),
         findings.differing.len(),
         if columns.iter().any(|c| c.previous.is_some()) {
-            findings.changed.len().to_string()
+            format!("{} cells", findings.changed.len())
         } else {
-            "no previous run given, no".to_string()
+            "no previous run given".to_string()
         }
     );
     html.push_str("<ul class=\"legend\">");
@@ -315,7 +315,12 @@ fn header(html: &mut String, column: &Column) {
         };
         for line in [
             format!("{} {}", get("target"), env.target_version),
-            format!("{} ({})", env.runtime, env.runtime_version),
+            // `crun version 1.21` says its name already.
+            if env.runtime_version.contains(&env.runtime) {
+                env.runtime_version.clone()
+            } else {
+                format!("{} {}", env.runtime, env.runtime_version)
+            },
             format!("CRIU {} · kernel {}", env.criu_version, env.kernel),
             env.sandbox.clone(),
         ] {
@@ -623,7 +628,7 @@ mod tests {
                 ("podman".to_string(), "checkpoint.keep.logs".to_string())
             ]
         );
-        assert!(html.contains("2 cells changed since the previous run"));
+        assert!(html.contains("changed since the previous run: 2 cells."));
     }
 
     #[test]
