@@ -525,7 +525,7 @@ mod tests {
         let header = &html[html.find("<thead>").unwrap()..html.find("</thead>").unwrap()];
         for fact in [
             "/usr/bin/podman 5.4.2",
-            "crun (1.21)",
+            "crun 1.21",
             "CRIU 4.2 · kernel 6.12.0",
             "ns (trixie)",
             "1 passed · 1 failed · 1 xfailed · 1 xpassed · 1 skipped",
