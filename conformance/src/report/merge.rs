@@ -156,33 +156,28 @@ fn check_partitions(inputs: &[Input]) -> Result<(), String> {
     Ok(())
 }
 
-/// One environment holding, per field, the distinct values of `envs` joined by ` | `.
+/// One environment holding, per field, the distinct values of `envs` joined by ` | ` (through
+/// JSON, so that a field added to [`Environment`] is merged too).
 fn mixed<'a>(envs: impl Iterator<Item = &'a Environment>) -> Environment {
-    let envs: Vec<&Environment> = envs.collect();
-    let field = |get: fn(&Environment) -> &String| {
-        let mut values: Vec<&str> = vec![];
-        for env in &envs {
-            let v = get(env).as_str();
-            if !values.contains(&v) {
-                values.push(v);
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for env in envs {
+        let serde_json::Value::Object(map) = serde_json::to_value(env).expect("serializable")
+        else {
+            unreachable!("an Environment is a JSON object")
+        };
+        for (name, value) in map {
+            let value = value.as_str().unwrap_or_default().to_string();
+            let values = fields.entry(name).or_default();
+            if !values.contains(&value) {
+                values.push(value);
             }
         }
-        values.join(" | ")
-    };
-    Environment {
-        target: field(|e| &e.target),
-        target_version: field(|e| &e.target_version),
-        runtime: field(|e| &e.runtime),
-        runtime_version: field(|e| &e.runtime_version),
-        criu_version: field(|e| &e.criu_version),
-        kernel: field(|e| &e.kernel),
-        cgroup_version: field(|e| &e.cgroup_version),
-        distribution: field(|e| &e.distribution),
-        sandbox: field(|e| &e.sandbox),
-        peer: field(|e| &e.peer),
-        readers: field(|e| &e.readers),
-        service: field(|e| &e.service),
     }
+    let joined: serde_json::Map<String, serde_json::Value> = fields
+        .into_iter()
+        .map(|(name, values)| (name, values.join(" | ").into()))
+        .collect();
+    serde_json::from_value(joined.into()).expect("the fields it was made of")
 }
 
 #[cfg(test)]
