@@ -44,16 +44,29 @@ fn merge_writes_one_report_and_a_scoreboard_and_refuses_what_is_not_one_run() {
     let b = write(
         dir.path(),
         "b.json",
-        &report("5.4.2", Some((2, 2)), &[("g.two", "xfailed"), ("h.three", "passed")]),
+        &report(
+            "5.4.2",
+            Some((2, 2)),
+            &[("g.two", "xfailed"), ("h.three", "passed")],
+        ),
     );
     let out = dir.path().join("merged.json");
     let html = dir.path().join("merged.html");
     let done = xtask(&[
-        "report", "merge", &b, &a,
-        "--out", out.to_str().unwrap(),
-        "--html", html.to_str().unwrap(),
+        "report",
+        "merge",
+        &b,
+        &a,
+        "--out",
+        out.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]);
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let merged: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let ids: Vec<&str> = merged["cases"]
         .as_array()
@@ -81,9 +94,16 @@ fn merge_writes_one_report_and_a_scoreboard_and_refuses_what_is_not_one_run() {
     );
     let refused = xtask(&["report", "merge", &a, &other]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success() && stderr.contains("target_version"), "{stderr}");
+    assert!(
+        !refused.status.success() && stderr.contains("target_version"),
+        "{stderr}"
+    );
     let mixed = xtask(&["report", "merge", &a, &other, "--allow-mixed"]);
-    assert!(mixed.status.success(), "{}", String::from_utf8_lossy(&mixed.stderr));
+    assert!(
+        mixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mixed.stderr)
+    );
     let printed: Value = serde_json::from_slice(&mixed.stdout).unwrap();
     assert_eq!(printed["environment"]["target_version"], "5.4.2 | 5.8.6");
 }
@@ -95,16 +115,37 @@ fn scoreboard_puts_reports_side_by_side_against_a_previous_run() {
     let before = dir.path().join("before");
     std::fs::create_dir_all(&now).unwrap();
     std::fs::create_dir_all(&before).unwrap();
-    let x = write(&now, "podman.json", &report("5.4.2", None, &[("g.one", "failed")]));
-    let y = write(&now, "refpod.json", &report("5.4.2", None, &[("g.one", "passed")]));
-    write(&before, "podman.json", &report("5.4.2", None, &[("g.one", "passed")]));
+    let x = write(
+        &now,
+        "podman.json",
+        &report("5.4.2", None, &[("g.one", "failed")]),
+    );
+    let y = write(
+        &now,
+        "refpod.json",
+        &report("5.4.2", None, &[("g.one", "passed")]),
+    );
+    write(
+        &before,
+        "podman.json",
+        &report("5.4.2", None, &[("g.one", "passed")]),
+    );
     let html = dir.path().join("board.html");
     let done = xtask(&[
-        "report", "scoreboard", &x, &y,
-        "--html", html.to_str().unwrap(),
-        "--previous", before.to_str().unwrap(),
+        "report",
+        "scoreboard",
+        &x,
+        &y,
+        "--html",
+        html.to_str().unwrap(),
+        "--previous",
+        before.to_str().unwrap(),
     ]);
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<div class=\"name\">podman</div>"));
     assert!(page.contains("<div class=\"name\">refpod</div>"));

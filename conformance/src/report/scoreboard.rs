@@ -107,16 +107,23 @@ fn label(status: Status) -> &'static str {
     }
 }
 
-/// The reason every case of a report was skipped for, when one reason skipped them all (a
-/// target that cannot checkpoint at all, probed once): that column says it once, in its header.
+/// The reason a report skipped its cases for, when it skipped every one (a target that cannot
+/// checkpoint at all, probed once): that column says it once, in its header. The most frequent
+/// reason, when a few cases had their own.
 pub fn whole_run_skip(report: &RunReport) -> Option<&str> {
-    let first = report.cases.first()?;
-    let reason = first.reason.as_deref().unwrap_or("");
-    report
-        .cases
-        .iter()
-        .all(|c| c.status == Status::Skipped && c.reason.as_deref().unwrap_or("") == reason)
-        .then_some(reason)
+    if report.cases.is_empty() || report.cases.iter().any(|c| c.status != Status::Skipped) {
+        return None;
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for case in &report.cases {
+        *counts
+            .entry(case.reason.as_deref().unwrap_or(""))
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(reason, _)| reason)
 }
 
 /// What the board found out, for its caller (the matrix prints it) and the tests.
@@ -413,10 +420,10 @@ fn cell(html: &mut String, board: &Board, col: usize, column: &Column, id: &str)
         if change.is_some() { " changed" } else { "" },
         colour(case.status)
     );
-    let skipped_whole = column.report.and_then(whole_run_skip).is_some();
+    let header_reason = column.report.and_then(whole_run_skip);
     match &case.reason {
-        // A column skipped whole says its one reason in the header, not in every cell.
-        Some(reason) if !reason.is_empty() && !skipped_whole => {
+        // A column skipped whole says its reason in the header, not in every cell.
+        Some(reason) if !reason.is_empty() && header_reason != Some(reason.as_str()) => {
             let _ = write!(
                 html,
                 "<details><summary>{}</summary><pre>{}</pre></details>",
@@ -570,7 +577,7 @@ mod tests {
     #[test]
     fn a_column_skipped_whole_says_why_once_and_is_not_compared() {
         let a = sample();
-        let skipped = RunReport::new(
+        let mut skipped = RunReport::new(
             a.environment.clone(),
             a.cases
                 .iter()
@@ -585,6 +592,8 @@ mod tests {
                 })
                 .collect(),
         );
+        // A case skipped for a reason of its own keeps it in its cell.
+        skipped.cases[2].reason = Some("a reason of its own".into());
         let columns = [column("podman crun", &a), column("podman runsc", &skipped)];
         let html = render("t", "", &columns);
         assert!(html.contains(
@@ -595,6 +604,9 @@ mod tests {
             1,
             "in the header only"
         );
+        assert!(row_of(&html, "restore.tcp.established").contains(
+            "<details><summary>– skipped</summary><pre>a reason of its own</pre></details>"
+        ));
         assert!(findings(&columns).differing.is_empty());
         assert!(!html.contains("class=\"differs\""));
     }
