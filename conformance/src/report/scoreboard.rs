@@ -43,7 +43,7 @@ h1 { font-size: 1.3em; margin: 0.2em 0; }
 p.meta, ul.legend { margin: 0.3em 0; font-size: 0.9em; }
 ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3em 0.8em; }
 ul.legend span { padding: 0 0.4em; border: 1px solid #888; }
-.scroll { overflow-x: auto; border: 1px solid #bbb; }
+.scroll { overflow-x: auto; border: 1px solid #bbb; width: fit-content; max-width: 100%; }
 table { border-collapse: separate; border-spacing: 0; }
 th, td { border-right: 1px solid #ccc; border-bottom: 1px solid #ccc; padding: 0.25em 0.4em;
   vertical-align: top; text-align: left; }
@@ -260,11 +260,11 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
             label(status)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<li><span style=\"background:{DIFFERS}\">≠ differs</span> the targets disagree</li>\
          <li><span style=\"box-shadow: inset 0 0 0 3px #1f4fd6\">changed</span> since the \
-         previous run</li></ul>\n"
+         previous run</li></ul>"
     );
 
     html.push_str(
