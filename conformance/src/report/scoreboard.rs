@@ -260,12 +260,17 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
             label(status)
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         html,
-        "<li><span style=\"background:{DIFFERS}\">≠ differs</span> the targets disagree</li>\
-         <li><span style=\"box-shadow: inset 0 0 0 3px #1f4fd6\">changed</span> since the \
-         previous run</li></ul>"
+        "<li><span style=\"background:{DIFFERS}\">≠ differs</span> the targets disagree</li>"
     );
+    if columns.iter().any(|c| c.previous.is_some()) {
+        html.push_str(
+            "<li><span style=\"box-shadow: inset 0 0 0 3px #1f4fd6\">changed</span> since the \
+             previous run</li>",
+        );
+    }
+    html.push_str("</ul>\n");
 
     html.push_str(
         "<div class=\"scroll\">\n<table>\n<thead><tr><th class=\"case\" scope=\"col\">case</th>",
@@ -285,10 +290,11 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
         let _ = writeln!(
             html,
             "<tr><th class=\"group\" scope=\"rowgroup\" colspan=\"{}\">{} <span class=\"fp\">({} \
-             cases{})</span></th></tr>",
+             case{}{})</span></th></tr>",
             columns.len() + 1,
             escape(group),
             ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
             if differing > 0 {
                 format!(", ≠ {differing} differ")
             } else {
