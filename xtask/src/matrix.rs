@@ -340,7 +340,12 @@ fn note(run: &CellRun, out: &Path) -> Option<String> {
     }
     let log =
         std::fs::read_to_string(out.join(format!("{}.log", run.cell.name))).unwrap_or_default();
-    let tail: Vec<&str> = log.lines().rev().take(3).collect();
+    let tail: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .rev()
+        .take(3)
+        .collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     Some(format!("{exit}, no report: {}", tail.join(" / ")))
 }

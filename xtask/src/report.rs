@@ -11,7 +11,8 @@ pub enum ReportTask {
     /// Join the JSON reports of several machines or shards (`--partition k/n`) into one report,
     /// the one a single run would have written. Refuses reports of different environments
     /// (target, versions, runtime, suite, kernel...) unless --allow-mixed, a case in two reports,
-    /// and an incomplete or repeated set of shards.
+    /// and an incomplete or repeated set of shards. Exits 1 when the merged report has a failed
+    /// or xpassed case, as the run would have.
     Merge {
         /// The JSON reports (`--report-json` of each run).
         #[arg(required = true)]
