@@ -242,10 +242,15 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
     let _ = writeln!(
         html,
         "<p class=\"meta\">{} cases × {} targets; <span class=\"mark\">≠</span> {} rows where \
-         the targets differ; changed since the previous run: {}.</p>",
+         the targets differ{}; changed since the previous run: {}.</p>",
         board.ids.len(),
         columns.len(),
         findings.differing.len(),
+        if board.compared.iter().filter(|c| !**c).count() > 0 {
+            " (targets without a report or skipped whole are not compared)"
+        } else {
+            ""
+        },
         if columns.iter().any(|c| c.previous.is_some()) {
             format!("{} cells", findings.changed.len())
         } else {
@@ -615,6 +620,7 @@ mod tests {
         ));
         assert!(findings(&columns).differing.is_empty());
         assert!(!html.contains("class=\"differs\""));
+        assert!(html.contains("0 rows where the targets differ (targets without a report or skipped whole are not compared)"));
     }
 
     #[test]
