@@ -65,6 +65,8 @@ pre { white-space: pre-wrap; word-break: break-word; font-size: 0.8em; max-width
   margin: 0.2em 0; }
 dl { margin: 0; font-size: 0.8em; } dt { font-weight: bold; } dd { margin: 0 0 0.2em 0.5em; }
 .narrow { display: none; }
+#only-notable:checked ~ .scroll tr.same { display: none; }
+label { font-size: 0.9em; }
 @media (max-width: 700px) {
   th.case { min-width: 9em; max-width: 45vw; }
   .wide { display: none; }
@@ -199,6 +201,11 @@ impl<'a> Board<'a> {
         }
     }
 
+    /// Whether the row of `id` is worth a look: the targets differ, or a cell changed.
+    fn notable(&self, id: &str, columns: usize) -> bool {
+        self.differs(id) || (0..columns).any(|col| self.change(col, id).is_some())
+    }
+
     fn findings(&self, columns: &[Column]) -> Findings {
         let mut findings = Findings::default();
         for id in &self.ids {
@@ -276,6 +283,11 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
         );
     }
     html.push_str("</ul>\n");
+    // A checkbox and a CSS rule, no script: the board of a whole suite is long.
+    html.push_str(
+        "<input type=\"checkbox\" id=\"only-notable\"><label for=\"only-notable\"> only the rows \
+         where the targets differ or a cell changed</label>\n",
+    );
 
     html.push_str(
         "<div class=\"scroll\">\n<table>\n<thead><tr><th class=\"case\" scope=\"col\">case</th>",
@@ -292,10 +304,12 @@ pub fn render(title: &str, meta: &str, columns: &[Column]) -> String {
     }
     for (group, ids) in &groups {
         let differing = ids.iter().filter(|id| board.differs(id)).count();
+        let notable = ids.iter().any(|id| board.notable(id, columns.len()));
         let _ = writeln!(
             html,
-            "<tr><th class=\"group\" scope=\"rowgroup\" colspan=\"{}\">{} <span class=\"fp\">({} \
+            "<tr{}><th class=\"group\" scope=\"rowgroup\" colspan=\"{}\">{} <span class=\"fp\">({} \
              case{}{})</span></th></tr>",
+            if notable { "" } else { " class=\"same\"" },
             columns.len() + 1,
             escape(group),
             ids.len(),
@@ -385,7 +399,13 @@ fn row(html: &mut String, board: &Board, columns: &[Column], id: &str) {
     let _ = write!(
         html,
         "<tr{}><th class=\"case\" scope=\"row\">{}<code>{}</code>",
-        if differs { " class=\"differs\"" } else { "" },
+        if differs {
+            " class=\"differs\""
+        } else if !board.notable(id, columns.len()) {
+            " class=\"same\""
+        } else {
+            ""
+        },
         if differs {
             "<span class=\"mark\">≠ </span>"
         } else {
@@ -577,7 +597,9 @@ mod tests {
         assert!(missing.starts_with("<tr class=\"differs\">"));
         assert!(missing.contains("<td class=\"none\">not run</td>"));
         let same = row_of(&html, "checkpoint.export.archive");
-        assert!(same.starts_with("<tr>"), "{same}");
+        assert!(same.starts_with("<tr class=\"same\">"), "{same}");
+        // Those rows are hidden by a checkbox and a CSS rule: no script.
+        assert!(html.contains("#only-notable:checked ~ .scroll tr.same { display: none; }"));
         assert_eq!(
             findings(&columns).differing,
             ["checkpoint.basic.running", "restore.tcp.established"]
@@ -642,6 +664,11 @@ mod tests {
         assert!(changed.contains("changed, was passed"));
         assert!(row_of(&html, "checkpoint.keep.logs").contains("changed, new case"));
         assert!(!row_of(&html, "checkpoint.basic.running").contains("changed"));
+        assert!(row_of(&html, "checkpoint.basic.running").starts_with("<tr class=\"same\">"));
+        assert!(
+            changed.starts_with("<tr>"),
+            "a changed row is notable: {changed}"
+        );
         assert_eq!(
             findings(&columns).changed,
             [
