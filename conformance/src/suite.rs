@@ -10,7 +10,7 @@ use crate::runner::{self, Context};
 use crate::target::Target;
 use crate::{interrupt, names, workload};
 use anyhow::{Context as _, Result};
-use ckpt_sandbox::{Backend, Config, Sandbox};
+use ckpt_sandbox::{Backend, Sandbox, SandboxArgs};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,13 +32,8 @@ pub struct SuiteArgs {
     /// `cargo xtask conformance` sets `podman,<refpod>`, or refpod when the target is podman.
     #[arg(long)]
     pub peer: Option<String>,
-    /// Where containers run: ns (Debian podman + CRIU in private namespaces), vm (the same under
-    /// qemu with Debian's kernel, for --pre-checkpoint) or none (the host).
-    #[arg(long, default_value = "ns")]
-    pub sandbox: Backend,
-    /// Debian suite of the ns sandbox: trixie (podman 5.4) or forky (podman 5.8).
-    #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
-    pub suite: String,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     /// OCI runtime passed to the target as `--runtime NAME` (default: the target's own).
     #[arg(long)]
     pub runtime: Option<String>,
@@ -75,9 +70,6 @@ pub struct SuiteArgs {
     /// The fixtures folder (cases, workloads, schemas, expectations).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))]
     pub fixtures: PathBuf,
-    /// Where built sandboxes are kept.
-    #[arg(long, env = "CKPT_SANDBOX_CACHE")]
-    pub cache_dir: Option<PathBuf>,
     /// Run only shard k of n of the selected cases (e.g. `2/3`), to spread one suite over several
     /// machines; a case's shard depends on its id alone. `cargo xtask report merge` joins the
     /// shards' JSON reports.
@@ -142,14 +134,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     }
 
     interrupt::install();
-    let sandbox = Sandbox::new(Config {
-        backend: args.sandbox,
-        suite: args.suite.clone(),
-        cache_dir: args
-            .cache_dir
-            .clone()
-            .unwrap_or_else(ckpt_sandbox::default_cache_dir),
-    })?;
+    let sandbox = args.sandbox.sandbox()?;
     // Held to the end of the run: the sandbox stops then if this run started it and no other run
     // uses it, so that a run leaves no process behind.
     let _lease = sandbox.lease()?;
@@ -180,9 +165,9 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         ensure_test_image(peer)?;
         same_test_image(&target, peer)?;
     }
-    let label = match args.sandbox {
-        Backend::Ns => format!("ns ({})", args.suite),
-        Backend::Vm => format!("vm ({})", args.suite),
+    let label = match args.sandbox.backend {
+        Backend::Ns => format!("ns ({})", args.sandbox.suite),
+        Backend::Vm => format!("vm ({})", args.sandbox.suite),
         Backend::None => "none (host)".to_string(),
     };
     let mut caps = Capabilities::probe(&target, args.runtime.as_deref(), &label);
@@ -235,7 +220,11 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             .map_err(anyhow::Error::msg)?,
         run_id,
         timeout: Duration::from_secs(args.timeout),
-        progress_wait: Duration::from_secs(if args.sandbox == Backend::Vm { 60 } else { 8 }),
+        progress_wait: Duration::from_secs(if args.sandbox.backend == Backend::Vm {
+            60
+        } else {
+            8
+        }),
         share: sandbox.share_dir()?,
         server: service
             .as_ref()
@@ -474,7 +463,7 @@ fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectatio
                 .unwrap_or_default();
             let auto = args.fixtures.join("expectations").join(format!(
                 "{bin}-{}-{}.toml",
-                caps.facts.target_version, args.sandbox
+                caps.facts.target_version, args.sandbox.backend
             ));
             if !auto.exists() {
                 eprintln!("expectations: none ({} does not exist)", auto.display());

@@ -9,7 +9,7 @@
 use crate::catalog::{self, Mutant, CATALOG, CONTROL};
 use crate::shim::ShimConfig;
 use anyhow::{bail, Context, Result};
-use ckpt_sandbox::{Backend, Config, Sandbox};
+use ckpt_sandbox::{Backend, Sandbox, SandboxArgs};
 use clap::Parser;
 use conformance::report::Status;
 use conformance::suite::SuiteArgs;
@@ -52,16 +52,10 @@ pub struct MutantsArgs {
     /// List the catalog instead of running it.
     #[arg(long)]
     pub list: bool,
-    /// Where the suite runs: ns, or vm for the mutants whose cases need soft-dirty tracking
-    /// (`--pre-checkpoint`); each runs only the mutants of its sandbox.
-    #[arg(long, default_value = "ns")]
-    pub sandbox: Backend,
-    /// Debian suite of the ns sandbox: trixie (podman 5.4) or forky (podman 5.8).
-    #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
-    pub suite: String,
-    /// Where built sandboxes are kept.
-    #[arg(long, env = "CKPT_SANDBOX_CACHE")]
-    pub cache_dir: Option<PathBuf>,
+    /// Where the suite runs: `--sandbox ns`, or `vm` for the mutants whose cases need soft-dirty
+    /// tracking (`--pre-checkpoint`); each runs only the mutants of its sandbox.
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// The part of the suite's JSON report the harness reads.
@@ -222,7 +216,7 @@ fn workspace() -> PathBuf {
 
 /// The mutants to run, each with its case filters.
 fn select(args: &MutantsArgs) -> Result<Vec<(&'static Mutant, Vec<String>)>> {
-    let in_vm = args.sandbox == Backend::Vm;
+    let in_vm = args.sandbox.backend == Backend::Vm;
     let chosen: Vec<&'static Mutant> = if args.mutants.is_empty() {
         CATALOG
             .iter()
@@ -349,14 +343,10 @@ impl Harness {
             ("--bin", inside.display().to_string()),
             ("--report-json", report.display().to_string()),
             ("--jobs", self.args.jobs.to_string()),
-            ("--suite", self.args.suite.clone()),
-            ("--sandbox", sandbox_name(self.args.sandbox).into()),
         ] {
             words.extend([flag.to_string(), value]);
         }
-        if let Some(dir) = &self.args.cache_dir {
-            words.extend(["--cache-dir".into(), dir.display().to_string()]);
-        }
+        words.extend(self.args.sandbox.to_args());
         if let Some(peer) = &self.args.peer {
             words.extend(["--peer".into(), peer.clone()]);
         }
@@ -541,14 +531,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let load_at_start = load_average();
     let shim = build_shim()?;
-    let sandbox = Sandbox::new(Config {
-        backend: args.sandbox,
-        suite: args.suite.clone(),
-        cache_dir: args
-            .cache_dir
-            .clone()
-            .unwrap_or_else(ckpt_sandbox::default_cache_dir),
-    })?;
+    let sandbox = args.sandbox.sandbox()?;
     // One hold for every suite run of the harness: the sandbox stays up between them.
     let _lease = sandbox.lease()?;
     let path = Path::new(&args.bin);
@@ -668,7 +651,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
             .into_iter()
             .filter(|id| !cases.iter().any(|c| &c.case == id))
             // In vm only its own mutants run: the other cases are the ns run's business.
-            .filter(|id| args.sandbox != Backend::Vm || catalog::not_run(id).is_some())
+            .filter(|id| args.sandbox.backend != Backend::Vm || catalog::not_run(id).is_some())
             .map(|case| Unkilling {
                 why: catalog::not_run(&case).map(String::from),
                 case,
@@ -686,7 +669,7 @@ pub fn run(args: MutantsArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| harness.dir.join("report.json"));
     let markdown = args.markdown.clone().unwrap_or_else(|| {
         if whole_catalog {
-            workspace().join(docs_report(&args.bin, args.sandbox))
+            workspace().join(docs_report(&args.bin, args.sandbox.backend))
         } else {
             harness.dir.join("mutants.md")
         }
@@ -723,14 +706,6 @@ fn docs_report(bin: &str, sandbox: Backend) -> PathBuf {
     match name.as_str() {
         "podman" | "" => PathBuf::from(format!("docs/mutants{vm}.md")),
         other => PathBuf::from(format!("docs/mutants-{other}{vm}.md")),
-    }
-}
-
-fn sandbox_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Ns => "ns",
-        Backend::Vm => "vm",
-        Backend::None => "none",
     }
 }
 

@@ -9,6 +9,7 @@
 //! The suite only needs [`Sandbox::command`] (run something inside) and [`Sandbox::share_dir`] (a host
 //! folder seen at the same path inside).
 
+mod args;
 pub mod bounded;
 mod build_dir;
 pub mod host;
@@ -23,6 +24,7 @@ use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
 
+pub use args::SandboxArgs;
 pub use host::Unavailable;
 pub use lease::Lease;
 pub use recipe::{TEST_IMAGE, TEST_IMAGE_TARBALL};

@@ -334,7 +334,7 @@ impl VmSandbox {
     pub fn command<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<Request> {
         let state = self.running().ok_or_else(|| {
             anyhow!(
-                "the vm sandbox {} is not running: start it with `cargo xtask sandbox --backend vm start`",
+                "the vm sandbox {} is not running: start it with `cargo xtask sandbox --sandbox vm start`",
                 self.dir.path().display()
             )
         })?;

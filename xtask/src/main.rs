@@ -1,8 +1,8 @@
 //! `cargo xtask`: the project's front door (sandbox management, the conformance run).
 
 use anyhow::Result;
-use ckpt_sandbox::{Backend, Config, Sandbox};
-use clap::{Args, Parser, Subcommand};
+use ckpt_sandbox::SandboxArgs;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,42 +35,10 @@ enum Task {
     /// Build, start, enter, stop or destroy the sandbox where real containers run.
     Sandbox {
         #[command(flatten)]
-        opts: SandboxOpts,
+        opts: SandboxArgs,
         #[command(subcommand)]
         action: SandboxAction,
     },
-}
-
-#[derive(Args, Clone)]
-struct SandboxOpts {
-    /// ns: Debian userland with podman + CRIU in private namespaces; vm: the same under qemu with
-    /// Debian's kernel (soft-dirty tracking, for --pre-checkpoint); none: the host as it is.
-    #[arg(long, global = true, default_value = "ns")]
-    backend: Backend,
-    /// Debian suite of the podman stack: trixie (podman 5.4) or forky (podman 5.8).
-    #[arg(
-        long,
-        global = true,
-        env = "CKPT_SANDBOX_SUITE",
-        default_value = "trixie"
-    )]
-    suite: String,
-    /// Where built sandboxes are kept (default: the user's cache directory).
-    #[arg(long, global = true, env = "CKPT_SANDBOX_CACHE")]
-    cache_dir: Option<PathBuf>,
-}
-
-impl SandboxOpts {
-    fn sandbox(&self) -> Result<Sandbox> {
-        Sandbox::new(Config {
-            backend: self.backend,
-            suite: self.suite.clone(),
-            cache_dir: self
-                .cache_dir
-                .clone()
-                .unwrap_or_else(ckpt_sandbox::default_cache_dir),
-        })
-    }
 }
 
 #[derive(Subcommand)]

@@ -425,7 +425,7 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
         },
     };
     let candidate = target(&sandbox, &candidate_bin)?;
-    let machine = Machine::probe(&podman, &opts.common.suite);
+    let machine = Machine::probe(&podman, &opts.common.sandbox.suite);
     let runtime = machine.environment["runtime"]
         .as_str()
         .unwrap_or("crun")

@@ -10,7 +10,7 @@ mod profile;
 mod suite;
 
 use anyhow::{Context as _, Result};
-use ckpt_sandbox::{Backend, Config, Lease, Sandbox};
+use ckpt_sandbox::{Lease, Sandbox, SandboxArgs};
 use conformance::probe::Capabilities;
 use conformance::target::Target;
 use serde::{Deserialize, Serialize};
@@ -38,12 +38,8 @@ pub enum Bench {
 /// Options every benchmark takes.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Common {
-    /// Debian suite of the ns sandbox.
-    #[arg(long, env = "CKPT_SANDBOX_SUITE", default_value = "trixie")]
-    pub suite: String,
-    /// Where built sandboxes are kept.
-    #[arg(long, env = "CKPT_SANDBOX_CACHE")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     /// Folder for benchmarks.json, benchmarks.md and the plot.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))]
     pub out: PathBuf,
@@ -52,14 +48,7 @@ pub struct Common {
 impl Common {
     /// The sandbox, held for the whole benchmark: stopped at the end if the benchmark started it.
     fn sandbox(&self) -> Result<(Sandbox, Lease)> {
-        let sandbox = Sandbox::new(Config {
-            backend: Backend::Ns,
-            suite: self.suite.clone(),
-            cache_dir: self
-                .cache_dir
-                .clone()
-                .unwrap_or_else(ckpt_sandbox::default_cache_dir),
-        })?;
+        let sandbox = self.sandbox.sandbox()?;
         let lease = sandbox.lease()?;
         Ok((sandbox, lease))
     }

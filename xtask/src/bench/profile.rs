@@ -158,7 +158,7 @@ pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
             .unwrap_or_else(|| "podman".into()),
     };
     let candidate = target(&sandbox, &candidate_bin)?;
-    let machine = Machine::probe(&podman, &opts.common.suite);
+    let machine = Machine::probe(&podman, &opts.common.sandbox.suite);
     let dir = sandbox
         .share_dir()?
         .join(format!("profile-{}", std::process::id()));

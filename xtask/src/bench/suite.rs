@@ -74,7 +74,7 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
         }
     }
     let podman = target(&sandbox, "podman")?;
-    let machine = Machine::probe(&podman, &args.common.suite);
+    let machine = Machine::probe(&podman, &args.common.sandbox.suite);
     let launch: Vec<f64> = (0..20)
         .map(|_| {
             let call = podman.run_inside(vec!["true".into()], Duration::from_secs(10));
@@ -97,13 +97,10 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
             let mut cmd = Command::new(&exe);
             cmd.args(["conformance", "--quiet", "--bin", bin])
                 .args(["--jobs", &jobs.to_string()])
-                .args(["--suite", &args.common.suite])
+                .args(args.common.sandbox.to_args())
                 .arg("--report-json")
                 .arg(&report)
                 .args(&args.filters);
-            if let Some(dir) = &args.common.cache_dir {
-                cmd.arg("--cache-dir").arg(dir);
-            }
             eprintln!("bench: the suite against {bin} with --jobs {jobs}");
             let started = Instant::now();
             let status = cmd.status().context("running the suite")?;
