@@ -6,7 +6,7 @@ use crate::case::ContainerSpec;
 use crate::oracle::Finding;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -15,18 +15,32 @@ pub enum Kind {
     Image,
 }
 
-/// Everything handed out in this process and not yet cleaned up.
-static LIVE: Mutex<BTreeSet<(Kind, String)>> = Mutex::new(BTreeSet::new());
+/// Every name a run handed out and no case has cleaned up yet: what the run's final sweep removes
+/// (after a timeout or Ctrl-C). Owned by the run.
+#[derive(Debug, Default)]
+pub struct Live(Mutex<BTreeSet<(Kind, String)>>);
 
+impl Live {
+    /// Names handed out whose case never cleaned up: the final sweep removes them.
+    pub fn leftovers(&self) -> Vec<(Kind, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+            .into_iter()
+            .collect()
+    }
+}
+
+/// The names of one case.
 pub struct Names {
+    live: Arc<Live>,
     prefix: String,
     files: PathBuf,
     created: BTreeSet<(Kind, String)>,
 }
 
 impl Names {
-    pub fn new(run_id: &str, case_id: &str, share: &Path) -> Names {
+    pub fn new(run_id: &str, case_id: &str, share: &Path, live: Arc<Live>) -> Names {
         Names {
+            live,
             prefix: format!("cc{run_id}-{case_id}"),
             files: share.join("runs").join(run_id).join(case_id),
             created: BTreeSet::new(),
@@ -45,7 +59,7 @@ impl Names {
     }
 
     fn hand_out(&mut self, kind: Kind, name: String) -> String {
-        LIVE.lock().unwrap().insert((kind, name.clone()));
+        self.live.0.lock().unwrap().insert((kind, name.clone()));
         self.created.insert((kind, name.clone()));
         name
     }
@@ -79,7 +93,7 @@ impl Names {
 
     /// What the case created, by kind, for its cleanup; unregistered from the sweep.
     pub fn created(&mut self) -> (Vec<String>, Vec<String>, Vec<String>) {
-        let mut live = LIVE.lock().unwrap();
+        let mut live = self.live.0.lock().unwrap();
         let mut out = (vec![], vec![], vec![]);
         for (kind, name) in std::mem::take(&mut self.created) {
             live.remove(&(kind, name.clone()));
@@ -91,11 +105,4 @@ impl Names {
         }
         out
     }
-}
-
-/// Names handed out whose case never cleaned up (it was interrupted): the final sweep removes them.
-pub fn leftovers() -> Vec<(Kind, String)> {
-    std::mem::take(&mut *LIVE.lock().unwrap())
-        .into_iter()
-        .collect()
 }

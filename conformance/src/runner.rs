@@ -41,6 +41,8 @@ pub struct Context {
     pub restore_schema: serde_json::Value,
     /// Unique to this run: every name and file of the run starts with it.
     pub run_id: String,
+    /// Every name the run handed out that no case has cleaned up yet.
+    pub live: std::sync::Arc<crate::names::Live>,
     /// Per-case budget.
     pub timeout: Duration,
     /// How long a workload may take to show progress, and a restored one to move on (longer under
@@ -91,7 +93,7 @@ pub fn run_case(ctx: &Context, case: &Case) -> CaseResult {
     let mut run = CaseRun {
         ctx,
         case,
-        names: Names::new(&ctx.run_id, &case.id, &ctx.share),
+        names: Names::new(&ctx.run_id, &case.id, &ctx.share, ctx.live.clone()),
         deadline: Instant::now() + ctx.timeout,
         log: String::new(),
         marks: HashMap::new(),
@@ -386,7 +388,7 @@ impl CaseRun<'_> {
                     self.ctx.progress_wait.as_secs()
                 ));
             }
-            crate::target::wait(POLL);
+            self.ctx.target.wait(POLL);
         }
     }
 
@@ -588,7 +590,7 @@ impl CaseRun<'_> {
             if Instant::now() > until {
                 return Ok(vec![format!("{name} still exists 5 s later")]);
             }
-            crate::target::wait(Duration::from_millis(200));
+            self.ctx.target.wait(Duration::from_millis(200));
         }
         Ok(vec![])
     }

@@ -108,30 +108,62 @@ fn libtest_args(args: &SuiteArgs) -> Arguments {
     }
 }
 
+/// The `conformance` command: lists the cases, or runs them and maps the report to an exit status
+/// (0 all passed or as expected, 1 otherwise, 130 interrupted).
 pub fn run(args: SuiteArgs) -> Result<ExitCode> {
+    if args.list {
+        list(&args)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = execute(&args)?;
+    if interrupt::requested() {
+        eprintln!("interrupted: everything the run created was removed");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The selected cases of the fixtures folder (a file that does not parse stays, as an error).
+fn load(args: &SuiteArgs) -> Result<Vec<Result<Case, (String, anyhow::Error)>>> {
     let loaded = case::load_dir(&args.fixtures.join("cases"))?;
     let loaded: Vec<_> = loaded
         .into_iter()
         .filter(|c| {
             selected(
-                &args,
+                args,
                 c.as_ref()
                     .map(|c| c.id.as_str())
                     .unwrap_or_else(|(id, _)| id),
             )
         })
         .collect();
-    if args.list {
-        let trials = loaded
-            .iter()
-            .map(|c| match c {
-                Ok(case) => Trial::test(&case.id, || Ok(())).with_kind(case.group().to_string()),
-                Err((id, _)) => Trial::test(id, || Ok(())),
-            })
-            .collect();
-        let _ = libtest_mimic::run(&libtest_args(&args), trials);
-        return Ok(ExitCode::SUCCESS);
-    }
+    Ok(loaded)
+}
+
+/// Prints the selected cases as libtest's `--list` does.
+fn list(args: &SuiteArgs) -> Result<()> {
+    let loaded = load(args)?;
+    let trials = loaded
+        .iter()
+        .map(|c| match c {
+            Ok(case) => Trial::test(&case.id, || Ok(())).with_kind(case.group().to_string()),
+            Err((id, _)) => Trial::test(id, || Ok(())),
+        })
+        .collect();
+    let _ = libtest_mimic::run(&libtest_args(args), trials);
+    Ok(())
+}
+
+/// One run of the suite: every selected case against the target in the sandbox, the reports
+/// written where `args` says; the report is returned for callers in this process (the mutants
+/// harness, the benchmarks, the tests). Everything the run created is removed before it returns,
+/// also when interrupted (`interrupt::requested()` then tells).
+pub fn execute(args: &SuiteArgs) -> Result<RunReport> {
+    let loaded = load(args)?;
 
     interrupt::install();
     let sandbox = args.sandbox.sandbox()?;
@@ -199,7 +231,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     if !env.peer.is_empty() {
         eprintln!("peer {}", env.peer);
     }
-    let expectations = load_expectations(&args, &caps)?;
+    let expectations = load_expectations(args, &caps)?;
     let ids: Vec<&str> = loaded
         .iter()
         .map(|c| {
@@ -212,6 +244,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         eprintln!("warning: the expectations file names {unknown:?}, which is not a case");
     }
 
+    let tally = target.tally().clone();
     let ctx = Arc::new(Context {
         catalog: workload::load(&args.fixtures.join("workloads.toml"))?,
         checkpoint_schema: load_schema(StatsKind::Checkpoint, &args.fixtures)
@@ -219,6 +252,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         restore_schema: load_schema(StatsKind::Restore, &args.fixtures)
             .map_err(anyhow::Error::msg)?,
         run_id,
+        live: Arc::default(),
         timeout: Duration::from_secs(args.timeout),
         progress_wait: Duration::from_secs(if args.sandbox.backend == Backend::Vm {
             60
@@ -228,7 +262,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         share: sandbox.share_dir()?,
         server: service
             .as_ref()
-            .map(|_| Target::new(sandbox.clone(), "podman".into(), vec![])),
+            .map(|_| Target::new(sandbox.clone(), "podman".into(), vec![]).counted_in(&tally)),
         target,
         peer,
         caps,
@@ -333,8 +367,8 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         eprintln!("skip {id}: {reason}");
     }
 
-    let _ = libtest_mimic::run(&libtest_args(&args), trials);
-    let leftovers = names::leftovers();
+    let _ = libtest_mimic::run(&libtest_args(args), trials);
+    let leftovers = ctx.live.leftovers();
     for engine in ctx.engines() {
         sweep(engine, &leftovers);
     }
@@ -343,12 +377,12 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     let mut report = RunReport::new(ctx.caps.environment.clone(), cases);
     report.partition = args.partition;
-    let (commands, command_time) = crate::target::command_totals();
+    let (commands, command_time) = ctx.target.tally().commands();
     report.timing = Some(report::Timing {
         wall_ms: run_started.elapsed().as_millis() as u64,
         command_ms: command_time.as_millis() as u64,
         commands,
-        wait_ms: crate::target::wait_total().as_millis() as u64,
+        wait_ms: ctx.target.tally().waited().as_millis() as u64,
         jobs: args.jobs.max(1),
     });
     eprintln!("conformance: {}", report.summary);
@@ -365,15 +399,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             eprintln!("report: {}", path.display());
         }
     }
-    if interrupt::requested() {
-        eprintln!("interrupted: everything the run created was removed");
-        return Ok(ExitCode::from(130));
-    }
-    Ok(if report.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(report)
 }
 
 fn case_report(
@@ -430,7 +456,7 @@ fn choose_peer(
                 );
                 refused.push(format!("{candidate} shares the target's store {p}"));
             }
-            _ => return Ok((Some(peer), None)),
+            _ => return Ok((Some(peer.counted_in(target.tally())), None)),
         }
     }
     Ok((

@@ -6,32 +6,39 @@ use ckpt_sandbox::bounded::Limits;
 use ckpt_sandbox::Sandbox;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Every command run in the sandbox by this process: their number and summed wall time, for the
-/// benchmark of the suite's own overhead (`cargo xtask bench suite`).
-static COMMANDS: AtomicU64 = AtomicU64::new(0);
-static COMMAND_NANOS: AtomicU64 = AtomicU64::new(0);
-
-/// How many commands this process ran in the sandbox, and their summed wall time.
-pub fn command_totals() -> (u64, Duration) {
-    (
-        COMMANDS.load(Ordering::Relaxed),
-        Duration::from_nanos(COMMAND_NANOS.load(Ordering::Relaxed)),
-    )
+/// What a run's commands cost: their number and summed wall time, and the time cases slept
+/// waiting for workloads, for the benchmark of the suite's own overhead (`cargo xtask bench
+/// suite`). Owned by the run and shared by its engines, so two runs in one process (the mutants
+/// harness) never add up.
+#[derive(Debug, Default)]
+pub struct Tally {
+    commands: AtomicU64,
+    command_nanos: AtomicU64,
+    wait_nanos: AtomicU64,
 }
 
-static WAIT_NANOS: AtomicU64 = AtomicU64::new(0);
+impl Tally {
+    /// How many commands ran in the sandbox, and their summed wall time.
+    pub fn commands(&self) -> (u64, Duration) {
+        (
+            self.commands.load(Ordering::Relaxed),
+            Duration::from_nanos(self.command_nanos.load(Ordering::Relaxed)),
+        )
+    }
 
-/// Sleeps while a case waits for a workload to move on, counted apart from the suite's own work.
-pub fn wait(d: Duration) {
-    std::thread::sleep(d);
-    WAIT_NANOS.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
-}
+    /// The summed time cases slept in [`Target::wait`].
+    pub fn waited(&self) -> Duration {
+        Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed))
+    }
 
-/// The summed time cases slept in [`wait`].
-pub fn wait_total() -> Duration {
-    Duration::from_nanos(WAIT_NANOS.load(Ordering::Relaxed))
+    fn command(&self, d: Duration) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        self.command_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Bytes kept of a command's stdout and of its stderr: far more than any real output of the
@@ -45,6 +52,8 @@ pub struct Target {
     pub bin: String,
     /// Arguments before the subcommand, e.g. `--runtime runc`.
     pub global_args: Vec<String>,
+    /// The run's tally, shared by its engines ([`Target::counted_in`]).
+    tally: Arc<Tally>,
 }
 
 /// One recorded call.
@@ -107,7 +116,29 @@ impl Target {
             sandbox,
             bin,
             global_args,
+            tally: Arc::default(),
         }
+    }
+
+    /// The same target, its commands counted in `tally`.
+    pub fn counted_in(self, tally: &Arc<Tally>) -> Target {
+        Target {
+            tally: tally.clone(),
+            ..self
+        }
+    }
+
+    pub fn tally(&self) -> &Arc<Tally> {
+        &self.tally
+    }
+
+    /// Sleeps while a case waits for a workload to move on, counted apart from the suite's own
+    /// work.
+    pub fn wait(&self, d: Duration) {
+        std::thread::sleep(d);
+        self.tally
+            .wait_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -141,8 +172,7 @@ impl Target {
             .command(&wrapped)
             .and_then(|mut c| c.output_bounded(limits));
         let duration = start.elapsed();
-        COMMANDS.fetch_add(1, Ordering::Relaxed);
-        COMMAND_NANOS.fetch_add(duration.as_nanos() as u64, Ordering::Relaxed);
+        self.tally.command(duration);
         match output {
             Ok(out) => {
                 // A command killed by a signal reports 128 + the signal, as a shell would.

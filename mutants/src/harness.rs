@@ -11,10 +11,10 @@ use crate::shim::ShimConfig;
 use anyhow::{bail, Context, Result};
 use ckpt_sandbox::{Backend, Sandbox, SandboxArgs};
 use clap::Parser;
-use conformance::report::Status;
+use conformance::report::{CaseReport, Status};
 use conformance::suite::SuiteArgs;
 use nix::unistd::{close, dup, dup2};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -58,23 +58,9 @@ pub struct MutantsArgs {
     pub sandbox: SandboxArgs,
 }
 
-/// The part of the suite's JSON report the harness reads.
-#[derive(Deserialize)]
-struct SuiteReport {
-    environment: serde_json::Value,
-    cases: Vec<SuiteCase>,
-}
-
-#[derive(Deserialize)]
-struct SuiteCase {
-    id: String,
-    status: Status,
-    reason: Option<String>,
-}
-
 /// What one run of the suite against one shim gave.
 struct RunResult {
-    cases: Vec<SuiteCase>,
+    cases: Vec<CaseReport>,
     environment: serde_json::Value,
     seconds: f64,
     /// Why the suite could not run (it never got to the cases).
@@ -364,24 +350,17 @@ impl Harness {
         let started = Instant::now();
         let outcome = {
             let _console = Console::to_file(&log)?;
-            conformance::suite::run(suite_args)
+            conformance::suite::execute(&suite_args)
         };
         let seconds = started.elapsed().as_secs_f64();
-        let read = || -> Result<SuiteReport> {
-            let text = std::fs::read_to_string(&report)?;
-            Ok(serde_json::from_str(&text)?)
-        };
-        Ok(match (outcome, read()) {
-            (Ok(_), Ok(r)) => RunResult {
+        Ok(match outcome {
+            Ok(r) => RunResult {
+                environment: serde_json::to_value(&r.environment)?,
                 cases: r.cases,
-                environment: r.environment,
                 seconds,
                 error: None,
             },
-            (Err(e), _) => RunResult::failed(format!("{e:#}"), seconds),
-            (Ok(_), Err(e)) => {
-                RunResult::failed(format!("no report at {}: {e:#}", report.display()), seconds)
-            }
+            Err(e) => RunResult::failed(format!("{e:#}"), seconds),
         })
     }
 
@@ -394,7 +373,7 @@ impl Harness {
         unreliable: &BTreeSet<&str>,
     ) -> Result<(MutantReport, Vec<String>)> {
         let result = self.run(mutant, filters, mutant.name, false)?;
-        let ran: Vec<&SuiteCase> = result
+        let ran: Vec<&CaseReport> = result
             .cases
             .iter()
             .filter(|c| c.status != Status::Skipped)
