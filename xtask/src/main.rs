@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench;
+mod deps;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "checkpoint-conformance tasks")]
@@ -24,6 +25,8 @@ enum Task {
     Bench(bench::Bench),
     /// Run the suite against mutants of a target (the target deviating in one way each).
     Mutants(Box<mutants::harness::MutantsArgs>),
+    /// Print the module import cycles of every workspace crate (exit 1 if any).
+    Deps(deps::DepsArgs),
     /// Build, start, enter, stop or destroy the sandbox where real containers run.
     Sandbox {
         #[command(flatten)]
@@ -113,6 +116,7 @@ fn run(task: Task) -> Result<ExitCode> {
             return mutants::harness::run(*args);
         }
         Task::Bench(b) => return bench::run(b),
+        Task::Deps(args) => return deps::run(&args),
         Task::Sandbox { opts, action } => {
             let sandbox = opts.sandbox()?;
             match action {
