@@ -8,7 +8,8 @@
 //! module's name, and names a `use` made stand for a module. An edge M -> N means that M's file
 //! names N or an item of N; macro bodies count, since they are scanned as tokens. Not followed:
 //! the children a glob import brings in (`use crate::a::*; b::f()` counts `a`, not `a::b`),
-//! `#[path]` attributes and paths a macro assembles from pieces.
+//! `#[path]` attributes, paths a macro assembles from pieces, and method calls: a method defined in
+//! an `impl` block outside its type's module is a dependency on that module the scan cannot see.
 
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
