@@ -58,7 +58,11 @@ pub fn run(args: &DepsArgs) -> Result<std::process::ExitCode> {
         let graph = graph(&t.root)?;
         let cycles = cycles(&graph);
         cyclic |= !cycles.is_empty();
-        print!("{}", render(&t, &graph, &cycles, args.edges));
+        // A closed pipe (`| head`) ends the listing, not the check.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout(),
+            render(&t, &graph, &cycles, args.edges).as_bytes(),
+        );
     }
     Ok(if cyclic {
         std::process::ExitCode::FAILURE
