@@ -7,6 +7,7 @@ pub mod hostile;
 pub mod interrupt;
 pub mod names;
 pub mod oracle;
+pub mod partition;
 pub mod probe;
 pub mod report;
 pub mod runner;

@@ -78,6 +78,11 @@ pub struct SuiteArgs {
     /// Where built sandboxes are kept.
     #[arg(long, env = "CKPT_SANDBOX_CACHE")]
     pub cache_dir: Option<PathBuf>,
+    /// Run only shard k of n of the selected cases (e.g. `2/3`), to spread one suite over several
+    /// machines; a case's shard depends on its id alone. `cargo xtask report merge` joins the
+    /// shards' JSON reports.
+    #[arg(long)]
+    pub partition: Option<crate::partition::Partition>,
     /// Run only cases whose id contains one of these.
     pub filters: Vec<String>,
 }
@@ -99,6 +104,7 @@ fn selected(args: &SuiteArgs, id: &str) -> bool {
     };
     (args.filters.is_empty() || args.filters.iter().any(matches))
         && !args.skip.iter().any(|s| id.contains(s.as_str()))
+        && args.partition.is_none_or(|p| p.contains(id))
 }
 
 fn libtest_args(args: &SuiteArgs) -> Arguments {
@@ -347,6 +353,7 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     let mut cases = std::mem::take(&mut *results.lock().unwrap());
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     let mut report = RunReport::new(ctx.caps.environment.clone(), cases);
+    report.partition = args.partition;
     let (commands, command_time) = crate::target::command_totals();
     report.timing = Some(report::Timing {
         wall_ms: run_started.elapsed().as_millis() as u64,

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 mod bench;
 mod deps;
+mod matrix;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "checkpoint-conformance tasks")]
@@ -20,6 +22,12 @@ struct Cli {
 enum Task {
     /// Run the conformance suite against a podman-compatible binary in a sandbox.
     Conformance(Box<conformance::suite::SuiteArgs>),
+    /// Run the suite over a declared matrix (engines x suites x runtimes x sandboxes,
+    /// fixtures/matrix.toml) and write one HTML scoreboard of all the cells.
+    Matrix(Box<matrix::MatrixArgs>),
+    /// Merge the JSON reports of several machines or shards; render reports as a scoreboard.
+    #[command(subcommand)]
+    Report(report::ReportTask),
     /// Measure performance against podman: the whole suite, or checkpoint with export.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -117,6 +125,8 @@ fn run(task: Task) -> Result<ExitCode> {
         }
         Task::Bench(b) => return bench::run(b),
         Task::Deps(args) => return deps::run(&args),
+        Task::Matrix(args) => return matrix::run(*args),
+        Task::Report(task) => return report::run(task),
         Task::Sandbox { opts, action } => {
             let sandbox = opts.sandbox()?;
             match action {

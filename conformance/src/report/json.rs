@@ -8,13 +8,15 @@
 //!     {"id": "...", "status": "failed", "duration_ms": 0, "covers": ["--export"],
 //!      "spec": "...", "reason": "..."}
 //!   ],
-//!   "timing": {"wall_ms": 0, "command_ms": 0, "commands": 0, "wait_ms": 0, "jobs": 2}
+//!   "timing": {"wall_ms": 0, "command_ms": 0, "commands": 0, "wait_ms": 0, "jobs": 2},
+//!   "partition": {"index": 2, "count": 3}
 //! }
 //! ```
 //!
 //! `status` is one of `passed`, `failed`, `skipped`, `xfailed`, `xpassed`; `reason` is left out
 //! when the case has none (a plain pass). Cases keep the order they ran in. `timing` (what a real
-//! run spent in the commands it ran in the sandbox, and in all) is left out when unknown.
+//! run spent in the commands it ran in the sandbox, and in all) is left out when unknown;
+//! `partition` (`--partition k/n`) only for a shard. `RunReport::read` reads the document back.
 
 use super::RunReport;
 

@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod json;
 pub mod junit;
+pub mod merge;
+pub mod scoreboard;
 pub mod tap;
+
+pub use crate::partition::Partition;
 
 /// The verdict on one case, after the expectations file has been taken into account.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,7 +64,8 @@ impl fmt::Display for Status {
 
 /// What the run was pointed at and where it ran. Every field is free text as the probes found it;
 /// an empty string means "not found out".
-#[derive(Serialize, Default, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq, Eq)]
+#[serde(default)]
 pub struct Environment {
     /// The executable under test (e.g. `/usr/bin/podman`).
     pub target: String,
@@ -108,7 +113,7 @@ impl Environment {
 }
 
 /// The result of one case.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct CaseReport {
     /// The case id, e.g. `checkpoint.pre-checkpoint.export`.
     pub id: String,
@@ -120,7 +125,7 @@ pub struct CaseReport {
     pub spec: String,
     /// Failure findings joined by newlines, the skip reason, or the xfail/xpass explanation.
     /// Omitted from the JSON when there is none.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The commands the case ran and what they printed; only the JUnit writer shows it
     /// (as `system-out`).
@@ -137,7 +142,7 @@ impl CaseReport {
 }
 
 /// How many cases ended in each status.
-#[derive(Serialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
@@ -181,7 +186,7 @@ impl fmt::Display for Summary {
 
 /// Where a run's time went, for `cargo xtask bench suite`: what is not in the commands is the
 /// suite's own overhead (with one job; with more, the commands overlap and their sum exceeds the wall).
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// From the start of the run to its report.
     pub wall_ms: u64,
@@ -196,14 +201,17 @@ pub struct Timing {
 }
 
 /// Everything one run found: the document behind every report format.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct RunReport {
     pub environment: Environment,
     pub summary: Summary,
     pub cases: Vec<CaseReport>,
     /// Set by a real run; omitted from the JSON when unknown.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// The shard this run was (`--partition k/n`); omitted for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Partition>,
 }
 
 impl RunReport {
@@ -215,7 +223,19 @@ impl RunReport {
             summary,
             cases,
             timing: None,
+            partition: None,
         }
+    }
+
+    /// Reads a JSON report (`--report-json`) back; the summary is recomputed from the cases, so a
+    /// hand-edited file cannot claim other counts than its cases.
+    pub fn read(path: &Path) -> anyhow::Result<RunReport> {
+        let bytes =
+            fs::read(path).with_context(|| format!("reading the report {}", path.display()))?;
+        let mut report: RunReport = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a JSON report of the suite", path.display()))?;
+        report.summary = Summary::of(&report.cases);
+        Ok(report)
     }
 
     /// Whether the run succeeded: no case failed and none passed against an xfail expectation.
