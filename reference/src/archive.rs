@@ -109,7 +109,7 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dest.with_file_name(format!(".{name}.refpod-{}", crate::store::random_hex(4)));
+        let tmp = dest.with_file_name(format!(".{name}.refpod-{}", crate::ids::random_hex(4)));
         let file = File::create(&tmp)?;
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
         Ok(AtomicFile {

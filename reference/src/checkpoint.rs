@@ -8,116 +8,36 @@
 
 use crate::archive::{AtomicFile, Compression, Encoder};
 use crate::checkpoint_archive::{self, Options};
-use crate::cli::CheckpointArgs;
 use crate::container::{Container, Status};
 use crate::criu_stats::{self, Entry};
 use crate::hostinfo::{self, HostFacts};
 use crate::ids::ContainerId;
 use crate::runtime::{DumpOptions, Runtime};
 use crate::store::Store;
-use crate::{errors, images, lifecycle, rootfs};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::{images, lifecycle, rootfs};
+use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const ANNOTATION: &str = "io.podman.annotations.checkpoint.";
 
-struct Request<'a> {
-    args: &'a CheckpointArgs,
-    compression: Compression,
-    image: Option<String>,
-}
-
-pub fn checkpoint_cmd(store: &Store, a: &CheckpointArgs) -> Result<()> {
-    let start = Instant::now();
-    // The argument checks (podman's validate.CheckAllLatestAndIDFile)...
-    if a.all && a.latest {
-        bail!("--all and --latest cannot be used together");
-    }
-    if a.all && !a.containers.is_empty() {
-        bail!("no arguments are needed with --all");
-    }
-    if a.latest && !a.containers.is_empty() {
-        bail!("--latest and containers cannot be used together");
-    }
-    if !a.all && !a.latest && a.containers.is_empty() {
-        bail!("you must provide at least one name or id");
-    }
-    // ...then the option checks, in podman's order.
-    let compression = match &a.compress {
-        Some(name) => {
-            if a.export.is_none() {
-                bail!("--compress can only be used with --export");
-            }
-            Compression::parse(name).ok_or_else(|| {
-                anyhow!("selected compression algorithm (\"{name}\") not supported. Please select one from: gzip, none, zstd")
-            })?
-        }
-        None => Compression::Zstd,
-    };
-    if !nix::unistd::geteuid().is_root() {
-        bail!("checkpointing a container requires root");
-    }
-    if a.export.is_none() && a.ignore_rootfs {
-        bail!("--ignore-rootfs can only be used with --export");
-    }
-    if a.export.is_none() && a.ignore_volumes {
-        bail!("--ignore-volumes can only be used with --export");
-    }
-    if a.with_previous && a.pre_checkpoint {
-        bail!("--with-previous can not be used with --pre-checkpoint");
-    }
-    if (a.with_previous || a.pre_checkpoint) && !hostinfo::criu_mem_track() {
-        bail!("system (architecture/kernel/CRIU) does not support memory tracking");
-    }
-    // Every name is resolved before anything happens.
-    let targets: Vec<(String, ContainerId)> = if a.all {
-        let mut running = vec![];
-        for mut c in store.list()? {
-            lifecycle::refresh(&mut c);
-            if c.state.status == Status::Running {
-                running.push(c);
-            }
-        }
-        running.sort_by_key(|c| c.config.created_time);
-        running
-            .into_iter()
-            .map(|c| (c.config.id.to_string(), c.config.id))
-            .collect()
-    } else if a.latest {
-        latest(store)?
-            .map(|id| vec![(id.to_string(), id)])
-            .unwrap_or_default()
-    } else {
-        a.containers
-            .iter()
-            .map(|n| Ok((n.clone(), store.resolve(n)?)))
-            .collect::<Result<_>>()?
-    };
-    let req = Request {
-        args: a,
-        compression,
-        image: a.create_image.as_deref().map(images::normalize),
-    };
-    let mut entries = vec![];
-    let mut errs = vec![];
-    for (raw, id) in targets {
-        match checkpoint_one(store, &id, &req) {
-            Ok(entry) => {
-                if !a.print_stats {
-                    println!("{raw}");
-                }
-                entries.extend(entry);
-            }
-            Err(e) => errs.push(e),
-        }
-    }
-    if a.print_stats {
-        criu_stats::print("checkpoint", start.elapsed(), entries)?;
-    }
-    errors::report_all(errs)
+/// What `container checkpoint` does to each container: its options but the selection.
+pub struct Request {
+    pub keep: bool,
+    pub leave_running: bool,
+    pub tcp_established: bool,
+    pub file_locks: bool,
+    pub export: Option<PathBuf>,
+    pub ignore_rootfs: bool,
+    pub ignore_volumes: bool,
+    pub pre_checkpoint: bool,
+    pub with_previous: bool,
+    pub print_stats: bool,
+    pub compression: Compression,
+    /// `--create-image`, normalized.
+    pub image: Option<String>,
 }
 
 /// The container created last, in any state.
@@ -129,8 +49,9 @@ pub fn latest(store: &Store) -> Result<Option<ContainerId>> {
         .map(|c| c.config.id))
 }
 
-fn checkpoint_one(store: &Store, id: &ContainerId, req: &Request) -> Result<Option<Entry>> {
-    let a = req.args;
+/// Checkpoints one container; its statistics with `--print-stats`.
+pub fn checkpoint_one(store: &Store, id: &ContainerId, req: &Request) -> Result<Option<Entry>> {
+    let a = req;
     let (_lock, mut c) = lifecycle::load_locked(store, id)?;
     let p = c.paths(store);
     let ud = p.userdata.clone();
@@ -225,7 +146,7 @@ fn checkpoint_one(store: &Store, id: &ContainerId, req: &Request) -> Result<Opti
         }
     }
     if c.config.autoremove && stop_after {
-        lifecycle::remove_container(store, &c)?;
+        c.remove(store)?;
     } else {
         c.save(store)?;
     }
@@ -240,7 +161,7 @@ fn after_dump(
     req: &Request,
     ud: &Path,
 ) -> Result<Option<criu_stats::CriuStatistics>> {
-    let a = req.args;
+    let a = req;
     if a.with_previous {
         // CRIU records the parent as given; the archive needs the relative link (criu#116).
         let parent = ud.join("checkpoint").join("parent");
@@ -334,7 +255,7 @@ fn annotations(c: &Container) -> Result<HashMap<String, String>> {
         ("rawImageName", c.config.raw_image_name.clone()),
         ("rootfsImageID", c.config.rootfs_image_id.clone()),
         ("rootfsImageName", c.config.rootfs_image_name.clone()),
-        ("podman.version", crate::VERSION.to_string()),
+        ("podman.version", hostinfo::VERSION.to_string()),
         (
             "criu.version",
             facts

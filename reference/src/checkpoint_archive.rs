@@ -6,7 +6,7 @@
 use crate::container::Container;
 use crate::rootfs::{self, Changes};
 use crate::store::Store;
-use crate::{lifecycle, volumes};
+use crate::volumes;
 use anyhow::{Context, Result};
 use std::fs::{self, File};
 use std::io::{Read, Seek, Write};
@@ -202,7 +202,7 @@ pub fn write<W: Write>(store: &Store, c: &Container, opts: &Options, w: W) -> Re
     let tmp = store.temp_dir("export")?;
     let result = (|| -> Result<()> {
         if !opts.ignore_rootfs {
-            let changes = rootfs::changes(&p.upper, &lifecycle::layer_dirs(store, &c.config))?;
+            let changes = rootfs::changes(&p.upper, &c.lower_dirs(store))?;
             if !changes.changed.is_empty() {
                 let mut f = rootfs_diff_tar(&p.upper, &changes, &tmp.join("rootfs-diff.tar"))?;
                 b.append_file("rootfs-diff.tar", &mut f)?;

@@ -2,8 +2,10 @@
 //! names) and its state (what it is doing), both in `containers/<id>/state.json`.
 
 use crate::ids::{ContainerId, Name};
+use crate::runtime::Runtime;
 use crate::store::{self, Store};
-use anyhow::{Context, Result};
+use crate::{netns, rootfs};
+use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -173,7 +175,7 @@ impl Container {
                 let c: Container = serde_json::from_slice(&bytes)
                     .with_context(|| format!("reading {}", path.display()))?;
                 if c.config.id != *id {
-                    anyhow::bail!("{} names another container", path.display());
+                    bail!("{} names another container", path.display());
                 }
                 Ok(Some(c))
             }
@@ -189,15 +191,88 @@ impl Container {
         )
     }
 
+    /// The overlay's lower dirs: the extracted layers of its image, bottom first.
+    pub fn lower_dirs(&self, store: &Store) -> Vec<PathBuf> {
+        self.config
+            .rootfs_layers
+            .iter()
+            .map(|d| store.dir("layers").join(d))
+            .collect()
+    }
+
+    /// Removes a container that is not running: the runtime's record, its mount, network
+    /// namespace and folder. The caller holds its lock.
+    pub fn remove(&self, store: &Store) -> Result<()> {
+        Runtime::new(&self.config.runtime)?.delete(&self.config.id);
+        let merged = self.paths(store).merged;
+        rootfs::unmount(&merged);
+        if rootfs::is_mounted(&merged) {
+            bail!("the rootfs of {} is still mounted", self.config.id);
+        }
+        netns::remove(&self.config.id);
+        Container::remove_files(store, &self.config.id)
+    }
+
     /// Removes the container's folder: renamed away first, so that lookups never see it half gone.
     pub fn remove_files(store: &Store, id: &ContainerId) -> Result<()> {
         let dir = store.container_dir(id);
         let trash = store
             .dir("containers")
-            .join(format!(".removing-{id}-{}", store::random_hex(4)));
+            .join(format!(".removing-{id}-{}", crate::ids::random_hex(4)));
         if fs::rename(&dir, &trash).is_ok() {
             fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
         }
         Ok(())
+    }
+}
+
+/// Container lookups, beside the type they load (the store itself knows only folders and locks).
+impl Store {
+    /// Every container, in no particular order. Half-removed folders are skipped.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = vec![];
+        for entry in fs::read_dir(self.root.join("containers"))? {
+            let entry = entry?;
+            // Half-removed folders (`.removing-…`) and anything else that is not an ID.
+            let Ok(id) = ContainerId::parse(&entry.file_name().to_string_lossy()) else {
+                continue;
+            };
+            if let Ok(Some(c)) = Container::load(self, &id) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves a name, a full ID or a unique ID prefix, as podman does (exact ID, then name,
+    /// then prefix).
+    pub fn find(&self, key: &str) -> Result<Option<ContainerId>> {
+        let key = key.trim_start_matches('/');
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let all = self.list()?;
+        if let Some(c) = all.iter().find(|c| c.config.id == *key) {
+            return Ok(Some(c.config.id.clone()));
+        }
+        if let Some(c) = all.iter().find(|c| c.config.name == *key) {
+            return Ok(Some(c.config.id.clone()));
+        }
+        let matches: Vec<&Container> = all
+            .iter()
+            .filter(|c| c.config.id.starts_with(key))
+            .collect();
+        match matches.len() {
+            0 => Ok(None),
+            1 => Ok(Some(matches[0].config.id.clone())),
+            _ => bail!("more than one result for container ID {key}: container already exists"),
+        }
+    }
+
+    /// Like [`Store::find`], with podman's error for a missing container.
+    pub fn resolve(&self, key: &str) -> Result<ContainerId> {
+        self.find(key)?.ok_or_else(|| {
+            anyhow::anyhow!("no container with name or ID \"{key}\" found: no such container")
+        })
     }
 }

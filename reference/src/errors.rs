@@ -21,15 +21,3 @@ impl fmt::Display for Exit {
 }
 
 impl std::error::Error for Exit {}
-
-/// Podman's multi-container commands print every error but the last as `Error: ...` and return
-/// the last one.
-pub fn report_all(mut errors: Vec<anyhow::Error>) -> anyhow::Result<()> {
-    let Some(last) = errors.pop() else {
-        return Ok(());
-    };
-    for e in errors {
-        eprintln!("Error: {e:#}");
-    }
-    Err(last)
-}

@@ -1,11 +1,10 @@
-//! Facts about the host, read from the host itself: for `info` and for the annotations of a
-//! checkpoint image.
+//! Facts about the host, read from the host itself, and the engine's version: for `info` and for
+//! the annotations of a checkpoint image.
 
-use crate::runtime::Runtime;
-use crate::store::Store;
-use anyhow::Result;
-use serde_json::json;
 use std::process::Command;
+
+/// refpod's version (`--version`, `info`, the `podman.version` annotation).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub struct HostFacts {
     pub arch: String,
@@ -103,33 +102,6 @@ impl HostFacts {
                 .unwrap_or_else(|| "none (refpod monitors containers itself)".into()),
         }
     }
-}
-
-/// `info --format json`: podman's key names for what the suite reads.
-pub fn info(store: &Store, _format: Option<&str>) -> Result<()> {
-    let facts = HostFacts::read();
-    let rt = Runtime::new(&store.default_runtime())?;
-    let v = json!({
-        "host": {
-            "arch": facts.arch,
-            "kernel": facts.kernel,
-            "cgroupVersion": facts.cgroups_version,
-            "distribution": {
-                "distribution": facts.distribution_name,
-                "version": facts.distribution_version,
-            },
-            "ociRuntime": {
-                "name": rt.name,
-                "path": rt.path,
-                "version": rt.version(),
-            },
-            "criuVersion": facts.criu_version,
-        },
-        "store": { "graphRoot": store.root },
-        "version": { "Version": crate::VERSION },
-    });
-    println!("{}", serde_json::to_string_pretty(&v)?);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,21 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::io::Read;
 use std::ops::Deref;
+
+/// `n` random bytes as hex, from the kernel's generator.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("reading /dev/urandom");
+    hex(&buf)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// 64 lowercase hex digits, as podman's: no `/`, no `..`, and always 12 bytes to shorten.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -25,7 +39,7 @@ impl ContainerId {
 
     /// A new random ID.
     pub fn random() -> ContainerId {
-        ContainerId(crate::store::random_hex(32))
+        ContainerId(random_hex(32))
     }
 
     /// The 12-digit short ID (`ps`, the hostname).

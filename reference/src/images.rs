@@ -3,7 +3,7 @@
 //! digest of its config, as podman's is. Layers are stored uncompressed and extracted on first use
 //! into `<root>/layers/<diff id>`, the overlay's lower dirs.
 
-use crate::errors::Exit;
+use crate::ids;
 use crate::store::{self, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{
@@ -93,7 +93,7 @@ fn save_index(store: &Store, index: &ImageIndex) -> Result<()> {
 fn put_blob(store: &Store, mut reader: impl Read) -> Result<(String, u64)> {
     let dir = layout(store).join("blobs").join("sha256");
     fs::create_dir_all(&dir)?;
-    let tmp = dir.join(format!(".tmp-{}", store::random_hex(8)));
+    let tmp = dir.join(format!(".tmp-{}", ids::random_hex(8)));
     let mut file = File::create(&tmp)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -115,7 +115,7 @@ fn put_blob(store: &Store, mut reader: impl Read) -> Result<(String, u64)> {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    let hex = store::hex(&hasher.finalize());
+    let hex = ids::hex(&hasher.finalize());
     fs::rename(&tmp, dir.join(&hex))?;
     Ok((hex, size))
 }
@@ -252,7 +252,7 @@ pub fn open_single_layer(store: &Store, image: &Image) -> Result<File> {
 }
 
 /// The extracted layers of an image, bottom first, extracting any that are not yet.
-pub fn layer_dirs(store: &Store, image: &Image) -> Result<Vec<PathBuf>> {
+pub fn extract_layers(store: &Store, image: &Image) -> Result<Vec<PathBuf>> {
     let mut dirs = vec![];
     for (desc, diff_id) in image.manifest.layers().iter().zip(image.diff_ids()) {
         let dir = store.dir("layers").join(&diff_id);
@@ -286,8 +286,8 @@ pub fn layer_dirs(store: &Store, image: &Image) -> Result<Vec<PathBuf>> {
 /// `import TARBALL IMG`: one uncompressed layer holding the tarball's files, under the config
 /// podman's `import` writes for it, byte for byte (`import_config.rs`): the image ID is the
 /// config's digest, so both engines give the same tarball the same ID, and each finds the image
-/// of the other's checkpoint archive by its `rootfsImageID`.
-pub fn import_cmd(store: &Store, tarball: &Path, name: &str) -> Result<()> {
+/// of the other's checkpoint archive by its `rootfsImageID`. Returns the image ID.
+pub fn import(store: &Store, tarball: &Path, name: &str) -> Result<String> {
     let reader =
         crate::archive::open(tarball).with_context(|| format!("opening {}", tarball.display()))?;
     let mtime = fs::metadata(tarball)?.modified()?;
@@ -295,50 +295,19 @@ pub fn import_cmd(store: &Store, tarball: &Path, name: &str) -> Result<()> {
     let (layer_hex, layer_size) = put_blob(store, reader)?;
     let facts = crate::hostinfo::HostFacts::read();
     let config = crate::import_config::podman_import_config(&layer_hex, mtime, &facts.arch);
-    let id = add(
+    add(
         store,
         &normalize(name),
         (&layer_hex, layer_size),
         &config,
         HashMap::new(),
-    )?;
-    println!("sha256:{id}");
-    Ok(())
-}
-
-pub fn exists_cmd(store: &Store, name: &str) -> Result<()> {
-    match find(store, name)? {
-        Some(_) => Ok(()),
-        None => Err(Exit::Silent(1).into()),
-    }
-}
-
-pub fn inspect_cmd(store: &Store, names: &[String]) -> Result<()> {
-    let mut out = vec![];
-    for name in names {
-        let img = find(store, name)?.ok_or_else(|| anyhow::anyhow!("{name}: image not known"))?;
-        let size: i64 = img.manifest.layers().iter().map(|l| l.size() as i64).sum();
-        out.push(json!({
-            "Id": img.id,
-            "Digest": format!("sha256:{}", img.manifest_digest),
-            "RepoTags": img.names,
-            "RepoDigests": [],
-            "Created": img.config.created(),
-            "Architecture": img.config.architecture().to_string(),
-            "Os": img.config.os().to_string(),
-            "Size": size,
-            "Annotations": img.annotations(),
-            "RootFS": { "Type": "layers", "Layers": img.config.rootfs().diff_ids() },
-        }));
-    }
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    )
 }
 
 /// `image save --format oci-archive -o FILE IMG`: the image as an OCI layout in a tar (index.json
 /// naming it, its manifest, config and layers as blobs), as podman writes one. Written to a
 /// temporary file beside FILE and renamed.
-pub fn save_cmd(store: &Store, name: &str, output: &Path, format: &str) -> Result<()> {
+pub fn save(store: &Store, name: &str, output: &Path, format: &str) -> Result<()> {
     if format != "oci-archive" {
         bail!("unsupported image format {format:?}: refpod saves oci-archive only");
     }
@@ -364,7 +333,7 @@ pub fn save_cmd(store: &Store, name: &str, output: &Path, format: &str) -> Resul
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("save"),
-        store::random_hex(8)
+        ids::random_hex(8)
     ));
     let result: Result<()> = (|| {
         let mut tar = tar::Builder::new(File::create(&tmp)?);
@@ -403,34 +372,10 @@ pub fn save_cmd(store: &Store, name: &str, output: &Path, format: &str) -> Resul
     result.with_context(|| format!("saving {name} to {}", output.display()))
 }
 
-pub fn ls_cmd(store: &Store) -> Result<()> {
-    println!("{:<50} {:<14}", "REPOSITORY:TAG", "IMAGE ID");
-    for img in list(store)? {
-        for n in &img.names {
-            println!("{:<50} {:<14}", n, &img.id[..12]);
-        }
-    }
-    Ok(())
-}
-
-/// `rmi [-f] IMG...`: untags; an image left without names is deleted with the blobs only it used.
-pub fn rmi_cmd(store: &Store, names: &[String], force: bool) -> Result<()> {
-    let mut errors = vec![];
-    for name in names {
-        match remove(store, name) {
-            Ok(true) => {}
-            Ok(false) if force => {}
-            Ok(false) => errors.push(anyhow::Error::new(Exit::Message(
-                1,
-                format!("{name}: image not known"),
-            ))),
-            Err(e) => errors.push(e),
-        }
-    }
-    crate::errors::report_all(errors)
-}
-
-fn remove(store: &Store, key: &str) -> Result<bool> {
+/// `rmi`: untags the image `key` names (all of its names when `key` is its ID), printing podman's
+/// `Untagged:` and `Deleted:` lines; an image left without names is deleted with the blobs only it
+/// used. False when there is no such image.
+pub fn remove(store: &Store, key: &str) -> Result<bool> {
     let Some(img) = find(store, key)? else {
         return Ok(false);
     };

@@ -87,7 +87,7 @@ mod tests {
         assert_eq!(String::from_utf8(got.clone()).unwrap(), want);
         use sha2::Digest;
         assert_eq!(
-            crate::store::hex(&sha2::Sha256::digest(&got)),
+            crate::ids::hex(&sha2::Sha256::digest(&got)),
             "510f548ad388e8c41f7fb83f76f2d66c1b37ad34de727b03e6815ec150bf1b87"
         );
     }

@@ -175,7 +175,9 @@ pub fn adapt(
     spec.set_root(Some(root));
     spec.set_hooks(None);
     if let Some(linux) = spec.linux_mut().as_mut() {
-        linux.set_cgroups_path(Some(PathBuf::from(spec::cgroups_path(&config.id))));
+        linux.set_cgroups_path(Some(PathBuf::from(crate::runtime::cgroups_path(
+            &config.id,
+        ))));
         spec::set_netns(linux, &config.id);
     }
     let hostname = spec.hostname().clone().unwrap_or_default();

@@ -1,8 +1,6 @@
-//! Container lifecycle: create, run, start, stop, pause, exec, rm.
+//! Container lifecycle: create, start, stop, pause, exec, remove.
 
-use crate::cli::{RmArgs, RunArgs};
-use crate::container::{Container, ContainerConfig, ContainerState, NamedVolume, Paths, Status};
-use crate::errors::{self, Exit};
+use crate::container::{Container, Paths, Status};
 use crate::ids::{ContainerId, Name};
 use crate::monitor;
 use crate::netns;
@@ -10,10 +8,9 @@ use crate::rootfs;
 use crate::runtime::Runtime;
 use crate::spec;
 use crate::store::Store;
-use crate::{images, volumes};
+use crate::volumes;
 use anyhow::{bail, Context, Result};
 use std::fs;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// The runtime's view wins over a stale "running": a container whose init is gone has exited
@@ -45,17 +42,9 @@ pub fn load_locked(store: &Store, id: &ContainerId) -> Result<(crate::lock::Lock
     Ok((lock, c))
 }
 
-pub fn layer_dirs(store: &Store, config: &ContainerConfig) -> Vec<PathBuf> {
-    config
-        .rootfs_layers
-        .iter()
-        .map(|d| store.dir("layers").join(d))
-        .collect()
-}
-
 pub fn mount_rootfs(store: &Store, c: &Container) -> Result<()> {
     let p = c.paths(store);
-    rootfs::mount_overlay(&layer_dirs(store, &c.config), &p.upper, &p.work, &p.merged)
+    rootfs::mount_overlay(&c.lower_dirs(store), &p.upper, &p.work, &p.merged)
 }
 
 /// Fails with podman's words when the name is taken. Call with the names lock held.
@@ -80,80 +69,26 @@ pub fn create_files(store: &Store, c: &Container, spec: &oci_spec::runtime::Spec
     c.save(store)
 }
 
-/// `run -d` / `create`.
-pub fn run_cmd(store: &Store, args: &RunArgs, start: bool) -> Result<()> {
-    let image = images::find(store, &args.image)?
-        .ok_or_else(|| anyhow::anyhow!("{}: image not known", args.image))?;
-    let runtime = Runtime::new(&store.default_runtime())?;
-    if args.command.is_empty() {
-        bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
+/// Creates a new container: claims its name, makes its named volumes, its spec and its folders.
+pub fn create(store: &Store, c: &Container) -> Result<()> {
+    let _names = store.lock_names()?;
+    check_name_free(store, &c.config.name)?;
+    for v in &c.config.named_volumes {
+        volumes::ensure(store, &v.name)?;
     }
-    images::layer_dirs(store, &image)?;
-    let mut named_volumes = vec![];
-    let mut bind_mounts = vec![];
-    for v in &args.volume {
-        let mut parts = v.splitn(3, ':');
-        let (src, dest) = match (parts.next(), parts.next()) {
-            (Some(s), Some(d)) if d.starts_with('/') => (s.to_string(), d.to_string()),
-            _ => bail!("invalid volume specification {v:?}: expected SOURCE:/path"),
-        };
-        if src.starts_with('/') {
-            bind_mounts.push((src, dest));
-        } else {
-            named_volumes.push(NamedVolume {
-                name: Name::parse(&src)?,
-                dest,
-            });
+    let spec = spec::build(store, &c.config, &Paths::new(store, &c.config.id).merged)?;
+    create_files(store, c, &spec)
+}
+
+/// Starts a container just created (`run`); a `--rm` one that fails to start is removed.
+pub fn start_created(store: &Store, c: &mut Container) -> Result<()> {
+    let _lock = store.lock_container(&c.config.id)?;
+    if let Err(e) = start_locked(store, c) {
+        if c.config.autoremove {
+            let _ = c.remove(store);
         }
+        return Err(e);
     }
-    let id = ContainerId::random();
-    let name = match &args.name {
-        Some(n) => Name::parse(n)?,
-        None => Name::parse(&format!("refpod_{}", id.short()))?,
-    };
-    let config = ContainerConfig {
-        name,
-        rootfs_image_id: image.id.clone(),
-        rootfs_image_name: image
-            .names
-            .first()
-            .cloned()
-            .unwrap_or_else(|| images::normalize(&args.image)),
-        raw_image_name: args.image.clone(),
-        rootfs_layers: image.diff_ids(),
-        runtime: runtime.name.clone(),
-        created_time: chrono::Utc::now(),
-        command: args.command.clone(),
-        named_volumes,
-        bind_mounts,
-        autoremove: args.rm,
-        create_netns: true,
-        network_mode: "none".into(),
-        id: id.clone(),
-    };
-    let mut c = Container {
-        config,
-        state: ContainerState::new(),
-    };
-    {
-        let _names = store.lock_names()?;
-        check_name_free(store, &c.config.name)?;
-        for v in &c.config.named_volumes {
-            volumes::ensure(store, &v.name)?;
-        }
-        let spec = spec::build(store, &c.config, &Paths::new(store, &id).merged)?;
-        create_files(store, &c, &spec)?;
-    }
-    if start {
-        let _lock = store.lock_container(&id)?;
-        if let Err(e) = start_locked(store, &mut c) {
-            if c.config.autoremove {
-                let _ = remove_container(store, &c);
-            }
-            return Err(e);
-        }
-    }
-    println!("{id}");
     Ok(())
 }
 
@@ -189,26 +124,16 @@ pub fn start_locked(store: &Store, c: &mut Container) -> Result<()> {
     }
 }
 
-pub fn start_cmd(store: &Store, names: &[String]) -> Result<()> {
-    let mut errs = vec![];
-    for name in names {
-        let r = (|| -> Result<()> {
-            let id = store.resolve(name)?;
-            let (_lock, mut c) = load_locked(store, &id)?;
-            if c.state.status == Status::Running {
-                return Ok(());
-            }
-            if c.state.status == Status::Paused {
-                bail!("\"paused\" is not running, cannot start: container state improper");
-            }
-            start_locked(store, &mut c)
-        })();
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => errs.push(e),
-        }
+/// `start`: a running container is left as it is.
+pub fn start(store: &Store, id: &ContainerId) -> Result<()> {
+    let (_lock, mut c) = load_locked(store, id)?;
+    if c.state.status == Status::Running {
+        return Ok(());
     }
-    errors::report_all(errs)
+    if c.state.status == Status::Paused {
+        bail!("\"paused\" is not running, cannot start: container state improper");
+    }
+    start_locked(store, &mut c)
 }
 
 /// Stops a running or paused container: SIGTERM, then SIGKILL after `timeout`. The caller holds
@@ -237,85 +162,52 @@ pub fn stop_locked(store: &Store, c: &mut Container, timeout: u64) -> Result<()>
     c.save(store)
 }
 
-pub fn stop_cmd(store: &Store, names: &[String], timeout: u64) -> Result<()> {
-    let mut errs = vec![];
-    for name in names {
-        let r = (|| -> Result<()> {
-            let id = store.resolve(name)?;
-            let (_lock, mut c) = load_locked(store, &id)?;
-            if matches!(c.state.status, Status::Running | Status::Paused) {
-                stop_locked(store, &mut c, timeout)?;
-            }
-            Ok(())
-        })();
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => errs.push(e),
-        }
+/// `stop`: a container that is not running or paused is left as it is.
+pub fn stop(store: &Store, id: &ContainerId, timeout: u64) -> Result<()> {
+    let (_lock, mut c) = load_locked(store, id)?;
+    if matches!(c.state.status, Status::Running | Status::Paused) {
+        stop_locked(store, &mut c, timeout)?;
     }
-    errors::report_all(errs)
+    Ok(())
 }
 
-pub fn pause_cmd(store: &Store, names: &[String], pause: bool) -> Result<()> {
-    let mut errs = vec![];
-    for name in names {
-        let r = (|| -> Result<()> {
-            let id = store.resolve(name)?;
-            let (_lock, mut c) = load_locked(store, &id)?;
-            let rt = Runtime::new(&c.config.runtime)?;
-            if pause {
-                if c.state.status != Status::Running {
-                    bail!(
-                        "\"{}\" is not running, can't pause: container state improper",
-                        c.state.status.as_str()
-                    );
-                }
-                rt.pause(&id)?;
-                c.state.status = Status::Paused;
-            } else {
-                if c.state.status != Status::Paused {
-                    bail!(
-                        "\"{}\" is not paused, can't unpause: container state improper",
-                        c.state.status.as_str()
-                    );
-                }
-                rt.resume(&id)?;
-                c.state.status = Status::Running;
-            }
-            c.save(store)
-        })();
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => errs.push(e),
-        }
+pub fn pause(store: &Store, id: &ContainerId) -> Result<()> {
+    let (_lock, mut c) = load_locked(store, id)?;
+    let rt = Runtime::new(&c.config.runtime)?;
+    if c.state.status != Status::Running {
+        bail!(
+            "\"{}\" is not running, can't pause: container state improper",
+            c.state.status.as_str()
+        );
     }
-    errors::report_all(errs)
+    rt.pause(id)?;
+    c.state.status = Status::Paused;
+    c.save(store)
 }
 
-/// `exec`: the command's output and exit status pass through.
-pub fn exec_cmd(store: &Store, name: &str, command: &[String]) -> Result<()> {
+pub fn unpause(store: &Store, id: &ContainerId) -> Result<()> {
+    let (_lock, mut c) = load_locked(store, id)?;
+    let rt = Runtime::new(&c.config.runtime)?;
+    if c.state.status != Status::Paused {
+        bail!(
+            "\"{}\" is not paused, can't unpause: container state improper",
+            c.state.status.as_str()
+        );
+    }
+    rt.resume(id)?;
+    c.state.status = Status::Running;
+    c.save(store)
+}
+
+/// `exec`: the command's output passes through; returns its exit status.
+pub fn exec(store: &Store, name: &str, command: &[String]) -> Result<i32> {
     let id = store.resolve(name)?;
     let mut c = Container::load(store, &id)?.context("the container is gone")?;
     refresh(&mut c);
     if c.state.status != Status::Running {
         bail!("can only create exec sessions on running containers: container state improper");
     }
-    match Runtime::new(&c.config.runtime)?.exec(&id, command)? {
-        0 => Ok(()),
-        code => Err(Exit::Silent(code).into()),
-    }
-}
-
-/// Removes a container that is not running. The caller holds its lock.
-pub fn remove_container(store: &Store, c: &Container) -> Result<()> {
-    Runtime::new(&c.config.runtime)?.delete(&c.config.id);
-    let merged = c.paths(store).merged;
-    rootfs::unmount(&merged);
-    if rootfs::is_mounted(&merged) {
-        bail!("the rootfs of {} is still mounted", c.config.id);
-    }
-    netns::remove(&c.config.id);
-    Container::remove_files(store, &c.config.id)
+    Runtime::new(&c.config.runtime)?.exec(&id, command)
 }
 
 /// Stops (if needed) and removes a container.
@@ -324,43 +216,5 @@ pub fn force_remove(store: &Store, id: &ContainerId, timeout: u64) -> Result<()>
     if matches!(c.state.status, Status::Running | Status::Paused) {
         stop_locked(store, &mut c, timeout)?;
     }
-    remove_container(store, &c)
-}
-
-pub fn rm_cmd(store: &Store, args: &RmArgs) -> Result<()> {
-    let mut errs = vec![];
-    for name in &args.containers {
-        let r = (|| -> Result<bool> {
-            let Some(id) = store.find(name)? else {
-                if args.ignore {
-                    return Ok(false);
-                }
-                return Err(Exit::Message(
-                    1,
-                    format!("no container with ID or name \"{name}\" found: no such container"),
-                )
-                .into());
-            };
-            let Ok((_lock, mut c)) = load_locked(store, &id) else {
-                return Ok(false); // removed meanwhile
-            };
-            if matches!(c.state.status, Status::Running | Status::Paused) {
-                if !args.force {
-                    return Err(Exit::Message(2, format!(
-                        "cannot remove container {id} as it is {} - running or paused containers cannot be removed without force: container state improper",
-                        c.state.status.as_str()
-                    )).into());
-                }
-                stop_locked(store, &mut c, args.time.unwrap_or(10))?;
-            }
-            remove_container(store, &c)?;
-            Ok(true)
-        })();
-        match r {
-            Ok(true) => println!("{name}"),
-            Ok(false) => {}
-            Err(e) => errs.push(e),
-        }
-    }
-    errors::report_all(errs)
+    c.remove(store)
 }

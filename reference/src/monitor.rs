@@ -6,12 +6,10 @@
 //! process, and records the exit. It reports "started" or the runtime's error to the command that
 //! spawned it through a pipe.
 
-use crate::cli::MonitorArgs;
 use crate::container::{Container, Status};
 use crate::ids::ContainerId;
-use crate::lifecycle;
 use crate::rootfs;
-use crate::runtime::Runtime;
+use crate::runtime::{RestoreFlags, Runtime};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -38,20 +36,13 @@ pub struct Started {
     pub runtime_duration: Duration,
 }
 
-/// Restore flags handed to the runtime.
-#[derive(Clone, Copy, Default)]
-pub struct RestoreFlags {
-    pub tcp_established: bool,
-    pub file_locks: bool,
-}
-
 /// Starts (or restores, with `restore`) the container under a new monitor and waits until the
 /// runtime is done. The caller holds the container's lock; a new generation is saved here
 /// so that a previous run's monitor leaves this run alone.
 pub fn start(store: &Store, c: &mut Container, restore: Option<RestoreFlags>) -> Result<Started> {
     // Random, not a counter: a container re-imported under the same ID must not match the
     // generation of a monitor left from its first life.
-    c.state.generation = u64::from_str_radix(&crate::store::random_hex(8), 16)?;
+    c.state.generation = u64::from_str_radix(&crate::ids::random_hex(8), 16)?;
     c.save(store)?;
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let paths = c.paths(store);
@@ -113,8 +104,19 @@ pub fn start(store: &Store, c: &mut Container, restore: Option<RestoreFlags>) ->
     })
 }
 
+/// What `start` hands to the monitor process (`refpod monitor`'s arguments).
+pub struct Job {
+    pub id: ContainerId,
+    /// The run this monitor owns (see `finalize`).
+    pub generation: u64,
+    /// The write end of the pipe on which the monitor reports that the container started.
+    pub sync_fd: i32,
+    /// Restore from `<userdata>/checkpoint` instead of running the command.
+    pub restore: Option<RestoreFlags>,
+}
+
 /// The monitor process itself.
-pub fn monitor_main(store: &Store, args: &MonitorArgs) -> Result<()> {
+pub fn monitor_main(store: &Store, args: &Job) -> Result<()> {
     let _ = nix::unistd::setsid();
     // SAFETY: prctl with integer arguments.
     unsafe {
@@ -142,13 +144,12 @@ pub fn monitor_main(store: &Store, args: &MonitorArgs) -> Result<()> {
     writeln!(sync, "{}", serde_json::to_string(&report)?)?;
     drop(sync);
     let code = wait_for(started.pid);
-    finalize(store, &ContainerId::parse(&args.id)?, args.generation, code)
+    finalize(store, &args.id, args.generation, code)
 }
 
 /// Runs the runtime with the container's stdio on pipes whose read ends we keep.
-fn launch(store: &Store, args: &MonitorArgs) -> Result<Started> {
-    let c =
-        Container::load(store, &ContainerId::parse(&args.id)?)?.context("the container is gone")?;
+fn launch(store: &Store, args: &Job) -> Result<Started> {
+    let c = Container::load(store, &args.id)?.context("the container is gone")?;
     let rt = Runtime::new(&c.config.runtime)?;
     let paths = c.paths(store);
     let ud = &paths.userdata;
@@ -162,10 +163,7 @@ fn launch(store: &Store, args: &MonitorArgs) -> Result<Started> {
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     copy_to_log(out_r, log.try_clone()?);
     copy_to_log(err_r, log);
-    let restore = args
-        .restore
-        .then_some((args.tcp_established, args.file_locks));
-    let mut cmd = rt.start_command(&c.config.id, ud, restore);
+    let mut cmd = rt.start_command(&c.config.id, ud, args.restore);
     cmd.stdin(File::open("/dev/null")?)
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w));
@@ -180,7 +178,7 @@ fn launch(store: &Store, args: &MonitorArgs) -> Result<Started> {
         let log = fs::read_to_string(ud.join("runtime.log")).unwrap_or_default();
         let mut msg = format!("OCI runtime error: {}: {}", rt.name, runtime_message(&log));
         // CRIU's own reasons, which the runtime only points at.
-        if args.restore {
+        if args.restore.is_some() {
             let criu = fs::read_to_string(ud.join("restore.log")).unwrap_or_default();
             for line in criu.lines().filter(|l| l.contains("Error (")).take(5) {
                 msg.push_str("\nCRIU: ");
@@ -271,7 +269,7 @@ fn finalize(store: &Store, id: &ContainerId, generation: u64, code: i32) -> Resu
     rt.delete(id);
     rootfs::unmount(&c.paths(store).merged);
     if c.config.autoremove && !c.state.checkpointed {
-        return lifecycle::remove_container(store, &c);
+        return c.remove(store);
     }
     c.save(store)
 }

@@ -1,140 +1,40 @@
 //! `container restore`: in place from `<userdata>/checkpoint`, or as a new container from an
 //! exported archive (`--import`) or a checkpoint image, through the runtime's `restore`.
 
-use crate::checkpoint::{latest, RUNTIME_NAME_ANNOTATION};
-use crate::cli::RestoreArgs;
 use crate::container::{Container, ContainerConfig, ContainerState, Status};
 use crate::criu_stats::{self, Entry};
 use crate::ids::{ContainerId, Name};
 use crate::import_spec::{self, Provided};
-use crate::monitor::{self, RestoreFlags};
-use crate::runtime::Runtime;
+use crate::monitor;
+use crate::runtime::{RestoreFlags, Runtime};
 use crate::store::Store;
-use crate::{archive, beneath, errors, images, lifecycle, netns, rootfs, runtime, volumes};
+use crate::{archive, beneath, images, lifecycle, netns, rootfs, runtime, volumes};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
-pub fn restore_cmd(store: &Store, a: &RestoreArgs) -> Result<()> {
-    let start = Instant::now();
-    if a.all && a.latest {
-        bail!("--all and --latest cannot be used together");
-    }
-    if !nix::unistd::geteuid().is_root() {
-        bail!("restoring a container requires root");
-    }
-    // A name is a container first (podman #15055), else maybe a checkpoint image.
-    let mut exists = false;
-    for n in &a.containers {
-        if store.find(n)?.is_some() {
-            exists = true;
-            break;
-        }
-    }
-    let mut from_image = false;
-    if !exists {
-        for n in &a.containers {
-            if let Some(img) = images::find(store, n)? {
-                let ann = img.annotations();
-                let Some(rt) = ann.get(RUNTIME_NAME_ANNOTATION) else {
-                    bail!("image is not a checkpoint: {n}");
-                };
-                if let Some(want) = &store.runtime_flag {
-                    if want != rt {
-                        bail!("container image \"{n}\" requires runtime: \"{rt}\"");
-                    }
-                }
-                from_image = true;
-            }
-        }
-    }
-    let not_import = !from_image && a.import.is_none();
-    if not_import && a.import_previous.is_some() {
-        bail!("--import-previous can only be used with image or --import");
-    }
-    if not_import && a.ignore_rootfs {
-        bail!("--ignore-rootfs can only be used with image or --import");
-    }
-    if not_import && a.ignore_volumes {
-        bail!("--ignore-volumes can only be used with image or --import");
-    }
-    if not_import && a.name.is_some() {
-        bail!("--name can only be used with image or --import");
-    }
-    if a.name.is_some() && a.tcp_established {
-        bail!("--tcp-established cannot be used with --name");
-    }
-    if a.import.is_some() {
-        if a.all || a.latest {
-            bail!("cannot use --import with --all or --latest");
-        }
-        if !a.containers.is_empty() {
-            bail!("cannot use --import with positional arguments");
-        }
-    }
-    if (a.all || a.latest) && !a.containers.is_empty() {
-        bail!("--all or --latest and containers cannot be used together");
-    }
-    if a.containers.is_empty() && !a.all && !a.latest && a.import.is_none() {
-        bail!("you must provide at least one name or id");
-    }
-    if a.containers.len() > 1 && a.name.is_some() {
-        bail!("--name can only be used with one checkpoint image");
-    }
-
-    let mut entries = vec![];
-    let mut errs = vec![];
-    let mut done = |r: Result<(String, Option<Entry>)>| match r {
-        Ok((shown, entry)) => {
-            if !a.print_stats {
-                println!("{shown}");
-            }
-            entries.extend(entry);
-        }
-        Err(e) => errs.push(e),
-    };
-    if let Some(file) = &a.import {
-        done(import_archive(store, file, a));
-    } else if a.all || a.latest {
-        let ids: Vec<ContainerId> = if a.all {
-            let mut list = store.list()?;
-            list.sort_by_key(|c| c.config.created_time);
-            list.into_iter()
-                .filter(|c| c.state.status == Status::Exited && c.state.checkpointed)
-                .map(|c| c.config.id)
-                .collect()
-        } else {
-            latest(store)?.into_iter().collect()
-        };
-        for id in ids {
-            done(in_place(store, &id, a).map(|e| (id.to_string(), e)));
-        }
-    } else {
-        for name in &a.containers {
-            let r = match store.find(name)? {
-                Some(id) => in_place(store, &id, a).map(|e| (name.clone(), e)),
-                None => match images::find(store, name)? {
-                    Some(img) => import_image(store, &img, name, a),
-                    None => Err(anyhow!("no such container or image: {name}")),
-                },
-            };
-            done(r);
-        }
-    }
-    if a.print_stats {
-        criu_stats::print("restore", start.elapsed(), entries)?;
-    }
-    errors::report_all(errs)
+/// What `container restore` does to each container: its options but the selection.
+pub struct Options {
+    pub keep: bool,
+    pub tcp_established: bool,
+    pub file_locks: bool,
+    /// `--name`: the import gets this name and a new ID.
+    pub name: Option<String>,
+    pub import_previous: Option<PathBuf>,
+    pub ignore_rootfs: bool,
+    pub ignore_volumes: bool,
+    pub import_privileged: bool,
+    pub print_stats: bool,
 }
 
-fn in_place(store: &Store, id: &ContainerId, a: &RestoreArgs) -> Result<Option<Entry>> {
+/// Restores a checkpointed container in place.
+pub fn in_place(store: &Store, id: &ContainerId, a: &Options) -> Result<Option<Entry>> {
     let (_lock, mut c) = lifecycle::load_locked(store, id)?;
     restore_locked(store, &mut c, a)
 }
 
 /// Restores a created or exited container from its checkpoint. The caller holds its lock.
-fn restore_locked(store: &Store, c: &mut Container, a: &RestoreArgs) -> Result<Option<Entry>> {
+fn restore_locked(store: &Store, c: &mut Container, a: &Options) -> Result<Option<Entry>> {
     let id = c.config.id.clone();
     if !matches!(c.state.status, Status::Created | Status::Exited) {
         bail!("container {id} is running or paused, cannot restore: container state improper");
@@ -211,7 +111,7 @@ fn restore_locked(store: &Store, c: &mut Container, a: &RestoreArgs) -> Result<O
 }
 
 /// `restore --import FILE`.
-fn import_archive(store: &Store, file: &Path, a: &RestoreArgs) -> Result<(String, Option<Entry>)> {
+pub fn import_archive(store: &Store, file: &Path, a: &Options) -> Result<(String, Option<Entry>)> {
     let tmp = store.temp_dir("import")?;
     let result = (|| {
         let reader = archive::open(file).map_err(|e| {
@@ -229,11 +129,11 @@ fn import_archive(store: &Store, file: &Path, a: &RestoreArgs) -> Result<(String
 }
 
 /// `restore IMAGE`: the image's single layer is an export archive.
-fn import_image(
+pub fn import_image(
     store: &Store,
     img: &images::Image,
     name: &str,
-    a: &RestoreArgs,
+    a: &Options,
 ) -> Result<(String, Option<Entry>)> {
     let tmp = store.temp_dir("import")?;
     let result = (|| {
@@ -288,7 +188,7 @@ fn import_dir(
     store: &Store,
     dir: &Path,
     source: &str,
-    a: &RestoreArgs,
+    a: &Options,
 ) -> Result<(String, Option<Entry>)> {
     let config_dump = beneath::read(dir, "config.dump")
         .and_then(|c| c.context("no config.dump"))
@@ -320,7 +220,7 @@ fn import_dir(
     let image = images::find(store, &config.rootfs_image_id)?
         .or(images::find(store, &config.rootfs_image_name)?)
         .ok_or_else(|| anyhow!("{}: image not known", config.rootfs_image_name))?;
-    images::layer_dirs(store, &image)?;
+    images::extract_layers(store, &image)?;
     config.rootfs_layers = image.diff_ids();
     // Whatever network the exporter gave it, here it gets refpod's own loopback-only namespace.
     config.create_netns = true;
@@ -430,7 +330,7 @@ fn import_dir(
     match restored {
         Ok(entry) => Ok((id.to_string(), entry)),
         Err(e) => {
-            let _ = lifecycle::remove_container(store, &c);
+            let _ = c.remove(store);
             for v in &new_volumes {
                 let _ = volumes::remove(store, v);
             }

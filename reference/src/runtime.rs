@@ -28,6 +28,18 @@ pub struct DumpOptions {
     pub with_previous: bool,
 }
 
+/// Restore flags handed to the runtime.
+#[derive(Clone, Copy, Default)]
+pub struct RestoreFlags {
+    pub tcp_established: bool,
+    pub file_locks: bool,
+}
+
+/// The cgroup of a container (under the cgroup2 root), which the runtime makes and removes.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/refpod/{id}")
+}
+
 /// The only runtimes refpod runs. A runtime's name comes from `--runtime` or from a container's
 /// config, which an imported archive wrote: a name that is a path would run whatever binary the
 /// archive shipped (as root, and again on every `ps`), so only these are looked up in PATH.
@@ -134,8 +146,7 @@ impl Runtime {
     /// Waits until the cgroup of the container's previous run is empty and removes it, so that a
     /// restore never lands among processes that are still exiting.
     fn wait_cgroup_gone(&self, id: &str, timeout: Duration) {
-        let dir =
-            Path::new("/sys/fs/cgroup").join(crate::spec::cgroups_path(id).trim_start_matches('/'));
+        let dir = Path::new("/sys/fs/cgroup").join(cgroups_path(id).trim_start_matches('/'));
         let until = Instant::now() + timeout;
         while dir.exists() && Instant::now() < until {
             let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
@@ -241,7 +252,7 @@ impl Runtime {
         &self,
         id: &str,
         userdata: &Path,
-        restore: Option<(bool, bool)>,
+        restore: Option<RestoreFlags>,
     ) -> Command {
         let mut c = self.command();
         c.arg("--log").arg(userdata.join("runtime.log"));
@@ -249,17 +260,17 @@ impl Runtime {
             None => {
                 c.args(["run", "--detach", "--bundle"]).arg(userdata);
             }
-            Some((tcp_established, file_locks)) => {
+            Some(flags) => {
                 c.args(["restore", "--detach", "--image-path"])
                     .arg(userdata.join("checkpoint"))
                     .arg("--work-path")
                     .arg(userdata)
                     .arg("--bundle")
                     .arg(userdata);
-                if tcp_established {
+                if flags.tcp_established {
                     c.arg("--tcp-established");
                 }
-                if file_locks {
+                if flags.file_locks {
                     c.arg("--file-locks");
                 }
             }

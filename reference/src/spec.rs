@@ -5,6 +5,7 @@
 use crate::container::ContainerConfig;
 use crate::ids::ContainerId;
 use crate::netns;
+use crate::runtime;
 use crate::store::Store;
 use crate::volumes;
 use anyhow::{Context, Result};
@@ -28,10 +29,6 @@ pub const CAPABILITIES: &[&str] = &[
     "CAP_SETUID",
     "CAP_SYS_CHROOT",
 ];
-
-pub fn cgroups_path(id: &str) -> String {
-    format!("/refpod/{id}")
-}
 
 pub fn bind(destination: &str, source: &Path) -> Mount {
     let mut m = Mount::default();
@@ -102,7 +99,7 @@ pub fn build(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<S
         .linux_mut()
         .as_mut()
         .context("the default spec has linux")?;
-    linux.set_cgroups_path(Some(PathBuf::from(cgroups_path(&config.id))));
+    linux.set_cgroups_path(Some(PathBuf::from(runtime::cgroups_path(&config.id))));
     set_netns(linux, &config.id);
     let mut annotations = HashMap::new();
     // As podman writes it: readers of a checkpoint archive (checkpointctl) tell the engine by this

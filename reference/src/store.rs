@@ -9,13 +9,12 @@
 //! <root>/tmp/                   staging for imports, on the same file system for renames
 //! ```
 
-use crate::container::Container;
 use crate::ids::ContainerId;
 use crate::lock::{self, Lock};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -75,73 +74,10 @@ impl Store {
         let dir = self
             .root
             .join("tmp")
-            .join(format!("{what}-{}", random_hex(8)));
+            .join(format!("{what}-{}", crate::ids::random_hex(8)));
         fs::create_dir_all(&dir)?;
         Ok(dir)
     }
-
-    /// Every container, in no particular order. Half-removed folders are skipped.
-    pub fn list(&self) -> Result<Vec<Container>> {
-        let mut out = vec![];
-        for entry in fs::read_dir(self.root.join("containers"))? {
-            let entry = entry?;
-            // Half-removed folders (`.removing-…`) and anything else that is not an ID.
-            let Ok(id) = ContainerId::parse(&entry.file_name().to_string_lossy()) else {
-                continue;
-            };
-            if let Ok(Some(c)) = Container::load(self, &id) {
-                out.push(c);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Resolves a name, a full ID or a unique ID prefix, as podman does (exact ID, then name,
-    /// then prefix).
-    pub fn find(&self, key: &str) -> Result<Option<ContainerId>> {
-        let key = key.trim_start_matches('/');
-        if key.is_empty() {
-            return Ok(None);
-        }
-        let all = self.list()?;
-        if let Some(c) = all.iter().find(|c| c.config.id == *key) {
-            return Ok(Some(c.config.id.clone()));
-        }
-        if let Some(c) = all.iter().find(|c| c.config.name == *key) {
-            return Ok(Some(c.config.id.clone()));
-        }
-        let matches: Vec<&Container> = all
-            .iter()
-            .filter(|c| c.config.id.starts_with(key))
-            .collect();
-        match matches.len() {
-            0 => Ok(None),
-            1 => Ok(Some(matches[0].config.id.clone())),
-            _ => anyhow::bail!(
-                "more than one result for container ID {key}: container already exists"
-            ),
-        }
-    }
-
-    /// Like [`Store::find`], with podman's error for a missing container.
-    pub fn resolve(&self, key: &str) -> Result<ContainerId> {
-        self.find(key)?.ok_or_else(|| {
-            anyhow::anyhow!("no container with name or ID \"{key}\" found: no such container")
-        })
-    }
-}
-
-/// `n` random bytes as hex, from the kernel's generator.
-pub fn random_hex(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .expect("reading /dev/urandom");
-    hex(&buf)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes JSON through a temporary file and a rename, so that readers never see half a file.

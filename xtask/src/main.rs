@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench;
+mod deps;
 mod matrix;
 mod report;
 
@@ -32,6 +33,8 @@ enum Task {
     Bench(bench::Bench),
     /// Run the suite against mutants of a target (the target deviating in one way each).
     Mutants(Box<mutants::harness::MutantsArgs>),
+    /// Print the module import cycles of every workspace crate (exit 1 if any).
+    Deps(deps::DepsArgs),
     /// Build, start, enter, stop or destroy the sandbox where real containers run.
     Sandbox {
         #[command(flatten)]
@@ -89,6 +92,7 @@ fn run(task: Task) -> Result<ExitCode> {
             return mutants::harness::run(*args);
         }
         Task::Bench(b) => return bench::run(b),
+        Task::Deps(args) => return deps::run(&args),
         Task::Matrix(args) => return matrix::run(*args),
         Task::Report(task) => return report::run(task),
         Task::Sandbox { opts, action } => {

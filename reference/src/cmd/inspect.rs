@@ -2,10 +2,11 @@
 //! `CheckpointLog` and `RestoreLog` are omitted when false or empty (podman's `omitempty`);
 //! `CheckpointedAt` and `RestoredAt` are always there, Go's zero time when unset.
 
+use super::outcomes::Outcomes;
 use crate::container::{Container, Status};
-use crate::errors;
 use crate::lifecycle::refresh;
 use crate::store::Store;
+use crate::volumes;
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -17,7 +18,7 @@ fn time(t: &Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| ZERO_TIME.into())
 }
 
-pub fn render(store: &Store, c: &Container) -> Value {
+fn render(store: &Store, c: &Container) -> Value {
     let s = &c.state;
     let mut state = Map::new();
     state.insert("OciVersion".into(), json!("1.0.2"));
@@ -58,7 +59,7 @@ pub fn render(store: &Store, c: &Container) -> Value {
             json!({
                 "Type": "volume",
                 "Name": v.name,
-                "Source": crate::volumes::data_dir(store, &v.name),
+                "Source": volumes::data_dir(store, &v.name),
                 "Destination": v.dest,
                 "RW": true,
             })
@@ -102,25 +103,24 @@ pub fn render(store: &Store, c: &Container) -> Value {
     })
 }
 
-pub fn inspect_cmd(store: &Store, names: &[String]) -> Result<()> {
+pub fn inspect(store: &Store, names: &[String]) -> Result<()> {
     let mut out = vec![];
-    let mut errs = vec![];
+    let mut outcomes = Outcomes::default();
     for name in names {
-        match store.resolve(name).and_then(|id| {
+        let found = store.resolve(name).and_then(|id| {
             Container::load(store, &id)?.ok_or_else(|| anyhow::anyhow!("no such container {name}"))
-        }) {
-            Ok(mut c) => {
-                refresh(&mut c);
-                out.push(render(store, &c));
-            }
-            Err(e) => errs.push(e),
-        }
+        });
+        outcomes.add(found.map(|mut c| {
+            refresh(&mut c);
+            out.push(render(store, &c));
+            None
+        }));
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
-    errors::report_all(errs)
+    outcomes.finish()
 }
 
-pub fn ps_cmd(store: &Store, all: bool) -> Result<()> {
+pub fn ps(store: &Store, all: bool) -> Result<()> {
     let mut list = store.list()?;
     list.sort_by_key(|c| c.config.created_time);
     println!(
