@@ -5,7 +5,8 @@ use crate::case::{self, Case};
 use crate::expectations::{self, Expectations, Expected, Outcome};
 use crate::oracle::stats::{load_schema, StatsKind};
 use crate::probe::Capabilities;
-use crate::report::{self, CaseReport, Format, RunReport, Status};
+use crate::report::format::{self, Format};
+use crate::report::{self, CaseReport, RunReport, Status};
 use crate::runner::{self, Context};
 use crate::target::Target;
 use crate::{interrupt, names, workload};
@@ -395,7 +396,7 @@ pub fn execute(args: &SuiteArgs) -> Result<RunReport> {
         (args.tap.clone(), Format::Tap),
     ] {
         if let Some(path) = path {
-            report::write(&report, format, &path)?;
+            format::write(&report, format, &path)?;
             eprintln!("report: {}", path.display());
         }
     }

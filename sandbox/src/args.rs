@@ -1,7 +1,8 @@
 //! The sandbox options every command line takes (the suite, the mutants harness, the benchmarks,
 //! `cargo xtask sandbox`), declared once: `--sandbox`, `--suite`, `--cache-dir`.
 
-use crate::{Backend, Config, Sandbox};
+use crate::config::{Backend, Config};
+use crate::sandbox::Sandbox;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -31,7 +32,7 @@ impl SandboxArgs {
             cache_dir: self
                 .cache_dir
                 .clone()
-                .unwrap_or_else(crate::default_cache_dir),
+                .unwrap_or_else(crate::config::default_cache_dir),
         }
     }
 

@@ -4,10 +4,18 @@
 //! run started it (a marker file says so). A sandbox started by `cargo xtask sandbox start` or by a
 //! test is left as it is.
 
-use crate::Sandbox;
+use crate::sandbox::Sandbox;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::path::PathBuf;
+
+impl Sandbox {
+    /// Starts the sandbox for a run (building it if needed) and holds it until the lease is
+    /// dropped; then the last run stops it if a run started it.
+    pub fn lease(&self) -> Result<Lease> {
+        Lease::take(self)
+    }
+}
 
 pub struct Lease {
     sandbox: Sandbox,
@@ -16,7 +24,7 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub(crate) fn take(sandbox: &Sandbox) -> Result<Lease> {
+    fn take(sandbox: &Sandbox) -> Result<Lease> {
         let status = sandbox.status();
         if status.backend == "none" {
             sandbox.start()?;

@@ -7,8 +7,9 @@
 //! cgroup2 directories podman created; `stop` removes the ones that were not there at `start`.
 
 use crate::build_dir::BuildDir;
+use crate::config::Status;
 use crate::recipe::{TEST_IMAGE, TEST_IMAGE_TARBALL};
-use crate::{host, progress, recipe, Status};
+use crate::{host, progress, recipe};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::File;

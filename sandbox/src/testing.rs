@@ -1,7 +1,9 @@
 //! For test binaries: a started sandbox, or a SKIP with the reason where this machine cannot provide
 //! one. With `CKPT_REQUIRE_SANDBOX=1` (CI sets it) such a skip is a failure instead.
 
-use crate::{Config, Sandbox, Unavailable};
+use crate::config::Config;
+use crate::host::Unavailable;
+use crate::sandbox::Sandbox;
 
 /// The default sandbox (ns, trixie, default cache), built and started; `None` means "skip".
 pub fn started_sandbox_or_skip(test: &str) -> Option<Sandbox> {

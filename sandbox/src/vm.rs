@@ -10,7 +10,8 @@
 //! the agent folder deleted; everything else the guest did died with it.
 
 use crate::build_dir::BuildDir;
-use crate::{host, ns::NsSandbox, progress, recipe, Status};
+use crate::config::Status;
+use crate::{host, ns::NsSandbox, progress, recipe};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;

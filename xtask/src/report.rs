@@ -2,7 +2,8 @@
 //! one suite on several machines, the cells of a matrix).
 
 use anyhow::{Context as _, Result};
-use conformance::report::{self, merge, scoreboard, Format, RunReport};
+use conformance::report::format::{self, Format};
+use conformance::report::{merge, scoreboard, RunReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -65,7 +66,7 @@ pub fn run(task: ReportTask) -> Result<ExitCode> {
             eprintln!("merged {} reports: {}", reports.len(), merged.summary);
             match &out {
                 Some(path) => {
-                    report::write(&merged, Format::Json, path)?;
+                    format::write(&merged, Format::Json, path)?;
                     eprintln!("report: {}", path.display());
                 }
                 None if html.is_none() => print!("{}", Format::Json.render(&merged)),
