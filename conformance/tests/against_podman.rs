@@ -5,9 +5,10 @@
 use ckpt_sandbox::{testing, Sandbox};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use test_support::{inventory, refpod, text};
 
 /// The tests count the sandbox's containers: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -16,61 +17,14 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-/// The reference engine, built for the interop cases: podman's peer.
-fn refpod() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--package", "refpod"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "building refpod failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/refpod")
-}
-
 fn suite() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_conformance"));
     cmd.arg("--quiet");
     cmd
 }
 
-/// Containers, volumes and images in the sandbox, by name.
-fn inventory(sandbox: &Sandbox) -> Vec<String> {
-    let mut all = vec![];
-    let listings: [&[&str]; 3] = [
-        &["podman", "ps", "-a", "--format", "{{.Names}}"],
-        &["podman", "volume", "ls", "--format", "{{.Name}}"],
-        &["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-    ];
-    for argv in listings {
-        let out = sandbox.command(argv).unwrap().output().unwrap();
-        assert!(
-            out.status.success(),
-            "{argv:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        all.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(|l| format!("{}: {l}", argv[1])),
-        );
-    }
-    all.sort();
-    all
-}
-
 fn report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -3,73 +3,38 @@
 //! moment, each carry on from their own count and with their own start token (fixtures/workloads.toml),
 //! neither from the other's nor started again.
 
-use ckpt_sandbox::{testing, Sandbox};
-use std::process::Output;
-use std::time::{Duration, Instant};
+use ckpt_sandbox::{testing, Sandbox, TEST_IMAGE};
+use std::time::Duration;
+use test_support::Engine;
 
-fn run(sandbox: &Sandbox, argv: &[&str]) -> Output {
-    sandbox
-        .command(argv)
-        .unwrap()
-        .output()
-        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
-}
+/// How long a counter may take to reach a count.
+const WITHIN: Duration = Duration::from_secs(15);
 
-fn ok(sandbox: &Sandbox, argv: &[&str]) -> String {
-    let out = run(sandbox, argv);
-    assert!(
-        out.status.success(),
-        "{argv:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The counter workload's progress: the count and the start token in its `/count`.
-fn count(sandbox: &Sandbox, name: &str) -> (u64, String) {
-    let line = ok(sandbox, &["podman", "exec", name, "cat", "/count"]);
-    let mut words = line.split_whitespace();
-    let n = words.next().and_then(|n| n.parse().ok());
-    let boot = words.next().map(String::from);
-    n.zip(boot)
-        .unwrap_or_else(|| panic!("{name}: /count holds {line:?}, not \"COUNT BOOT\""))
-}
-
-/// Waits until the counter of `name` passes `at_least`; returns what it read then.
-fn wait_count(sandbox: &Sandbox, name: &str, at_least: u64) -> (u64, String) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (n, boot) = count(sandbox, name);
-        if n >= at_least {
-            return (n, boot);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not count to {at_least} (at {n})"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// The counter's progress, which must be readable.
+fn count(podman: &Engine, name: &str) -> (u64, String) {
+    podman
+        .count(name)
+        .unwrap_or_else(|| panic!("{name}: /count holds no \"COUNT BOOT\""))
 }
 
 /// Runs `podman ARGS NAME` for both names at once; both must succeed.
-fn both_at_once(sandbox: &Sandbox, args: &[&str], names: [&str; 2]) {
+fn both_at_once(podman: &Engine, args: &[&str], names: [&str; 2]) {
     std::thread::scope(|scope| {
         let runs = names.map(|name| {
             scope.spawn(move || {
-                let mut argv = vec!["podman"];
-                argv.extend_from_slice(args);
+                let mut argv = args.to_vec();
                 argv.push(name);
-                (name, run(sandbox, &argv))
+                (name, podman.run(&argv))
             })
         });
         for r in runs {
             let (name, out) = r.join().unwrap();
-            assert!(
-                out.status.success(),
+            assert_eq!(
+                out.code,
+                0,
                 "podman {} {name}, run alongside the same for the other container, failed: {}",
                 args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
+                out.stderr
             );
         }
     });
@@ -80,7 +45,7 @@ struct Containers<'a>(&'a Sandbox, [String; 2]);
 impl Drop for Containers<'_> {
     fn drop(&mut self) {
         let [a, b] = &self.1;
-        let _ = run(self.0, &["podman", "rm", "-f", "-t", "0", a, b]);
+        let _ = Engine::podman(self.0).run(&["rm", "-f", "-t", "0", a, b]);
     }
 }
 
@@ -95,37 +60,25 @@ fn two_containers_checkpointed_and_restored_at_once_each_carry_on() {
         format!("concurrent-behind-{id}"),
     );
     let _guard = Containers(&sandbox, [ahead.clone(), behind.clone()]);
-    let start = |name: &str| {
-        ok(
-            &sandbox,
-            &[
-                "podman",
-                "run",
-                "-d",
-                "--name",
-                name,
-                "localhost/busybox:latest",
-                "counter",
-            ],
-        )
-    };
+    let podman = Engine::podman(&sandbox);
+    let start = |name: &str| podman.ok(&["run", "-d", "--name", name, TEST_IMAGE, "counter"]);
     // One counter well ahead of the other: a restore that mixed up the two dumps shows as a count
     // jumping to the other's.
     start(&ahead);
-    wait_count(&sandbox, &ahead, 40);
+    podman.wait_count(&ahead, 40, WITHIN);
     start(&behind);
-    wait_count(&sandbox, &behind, 5);
+    podman.wait_count(&behind, 5, WITHIN);
 
     let names = [ahead.as_str(), behind.as_str()];
     for round in 1..=3 {
-        let marks = names.map(|n| count(&sandbox, n));
-        both_at_once(&sandbox, &["container", "checkpoint"], names);
-        both_at_once(&sandbox, &["container", "restore"], names);
+        let marks = names.map(|n| count(&podman, n));
+        both_at_once(&podman, &["container", "checkpoint"], names);
+        both_at_once(&podman, &["container", "restore"], names);
         let ahead_mark = marks[0].0;
         for (name, (mark, boot)) in names.into_iter().zip(marks) {
             // Moving again after the restore, from where it was, as the same process.
-            let (after, after_boot) = count(&sandbox, name);
-            let (later, later_boot) = wait_count(&sandbox, name, after + 1);
+            let (after, after_boot) = count(&podman, name);
+            let (later, later_boot) = podman.wait_count(name, after + 1, WITHIN);
             assert!(
                 after >= mark,
                 "round {round}: {name} restarted: {after} after the restore, {mark} before"

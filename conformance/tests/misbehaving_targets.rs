@@ -8,17 +8,7 @@ use std::process::Command;
 
 /// Containers in the sandbox, by name.
 fn containers(sandbox: &Sandbox) -> Vec<String> {
-    let out = sandbox
-        .command(&["podman", "ps", "-a", "--format", "{{.Names}}"])
-        .unwrap()
-        .output()
-        .unwrap();
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect();
-    names.sort();
-    names
+    test_support::Engine::podman(sandbox).containers()
 }
 
 /// Runs two cases against a wrapper whose `container checkpoint` does `behaviour`; returns the report.

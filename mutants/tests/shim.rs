@@ -98,15 +98,6 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn members(path: &Path) -> Vec<String> {
-    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
-    archive
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().display().to_string())
-        .collect()
-}
-
 #[test]
 fn the_control_passes_everything_through() {
     let s = Setup::new();
@@ -153,14 +144,14 @@ fn the_archive_is_rewritten_after_the_target_wrote_it() {
     let f = file.to_str().unwrap();
     let out = s.run("control", &["container", "checkpoint", "-e", f, "c"]);
     assert!(out.status.success());
-    assert_eq!(members(&file), ["config.dump", "stats-dump"]);
+    assert_eq!(test_support::members(&file), ["config.dump", "stats-dump"]);
 
     let out = s.run(
         "archive-without-stats-dump",
         &["container", "checkpoint", "-e", f, "c"],
     );
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(members(&file), ["config.dump"]);
+    assert_eq!(test_support::members(&file), ["config.dump"]);
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[257..262], b"ustar", "still a plain tar");
 }

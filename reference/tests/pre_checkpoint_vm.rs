@@ -7,43 +7,31 @@
 //! line says so otherwise); CI sets it.
 
 use ckpt_sandbox::{Backend, Config, Sandbox};
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    suite: conformance::suite::SuiteArgs,
-}
-
 /// Runs the pre-checkpoint cases (and the validation case of the two options) against `bin` in the
 /// vm sandbox; returns the statuses by case id.
 fn run_in_vm(bin: &str) -> Vec<(String, String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let cli = Cli::parse_from([
-        "conformance",
+    let report = test_support::run_suite(&[
         "--quiet",
+        "--report-json",
+        json.to_str().unwrap(),
         "--sandbox",
         "vm",
         "--jobs",
         "1",
         "--bin",
         bin,
-        "--report-json",
-        json.to_str().unwrap(),
         "pre-checkpoint",
     ]);
-    conformance::suite::run(cli.suite).expect("the suite ran");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    report["cases"]
-        .as_array()
-        .unwrap()
+    report
+        .cases
         .iter()
         .map(|c| {
             (
-                c["id"].as_str().unwrap().to_string(),
-                c["status"].as_str().unwrap().to_string(),
-                c["reason"].as_str().unwrap_or("").to_string(),
+                c.id.clone(),
+                c.status.to_string(),
+                c.reason.clone().unwrap_or_default(),
             )
         })
         .collect()

@@ -2,90 +2,19 @@
 //! it as a second container that carries on counting, and everything is removed again; with each
 //! runtime. It uses a root folder of its own, so it never meets a suite run's containers.
 
-use ckpt_sandbox::{testing, Sandbox};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-struct Refpod<'a> {
-    sandbox: &'a Sandbox,
-    bin: PathBuf,
-    root: String,
-    runtime: &'a str,
-}
-
-impl Refpod<'_> {
-    /// Runs refpod inside; returns (exit status, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let mut argv = vec![
-            self.bin.display().to_string(),
-            "--root".into(),
-            self.root.clone(),
-            "--runtime".into(),
-            self.runtime.into(),
-        ];
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let out = self.sandbox.command(&argv).unwrap().output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "refpod {args:?}: {err}");
-        out
-    }
-
-    fn progress(&self, name: &str) -> Option<u64> {
-        let (code, out, _) = self.run(&["exec", name, "tail", "-n", "1", "/count"]);
-        // "COUNT BOOT" (fixtures/workloads.toml)
-        let count = out.split_whitespace().next()?.parse().ok();
-        (code == 0).then_some(count).flatten()
-    }
-
-    /// Waits until the counter of `name` reaches `at_least`.
-    fn wait_progress(&self, name: &str, at_least: u64) -> u64 {
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(p) = self.progress(name).filter(|p| *p >= at_least) {
-                return p;
-            }
-            assert!(Instant::now() < until, "{name} never reached {at_least}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-/// The member names of a zstd-compressed tar.
-fn members(path: &Path) -> Vec<String> {
-    let mut head = [0u8; 4];
-    std::fs::File::open(path)
-        .unwrap()
-        .read_exact(&mut head)
-        .unwrap();
-    assert_eq!(
-        head,
-        [0x28, 0xb5, 0x2f, 0xfd],
-        "the default compression is zstd"
-    );
-    let dec = zstd::Decoder::new(std::fs::File::open(path).unwrap()).unwrap();
-    tar::Archive::new(dec)
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().display().to_string())
-        .collect()
-}
+use ckpt_sandbox::{testing, Sandbox, TEST_IMAGE, TEST_IMAGE_TARBALL};
+use std::path::Path;
+use std::time::Duration;
+use test_support::Engine;
 
 fn round_trip(sandbox: &Sandbox, bin: &Path, runtime: &str) {
     let tag = format!("{runtime}-{}", std::process::id());
-    let p = Refpod {
+    let root = format!("/var/lib/refpod-selftest-{tag}");
+    let p = Engine {
         sandbox,
-        bin: bin.to_path_buf(),
-        root: format!("/var/lib/refpod-selftest-{tag}"),
-        runtime,
+        argv: [bin.to_str().unwrap(), "--root", &root, "--runtime", runtime]
+            .map(String::from)
+            .to_vec(),
     };
     let share = sandbox
         .share_dir()
@@ -96,20 +25,9 @@ fn round_trip(sandbox: &Sandbox, bin: &Path, runtime: &str) {
     let archive = share.join("ckpt.tar.zst");
     let (a, b) = (format!("a-{tag}"), format!("b-{tag}"));
 
-    p.ok(&[
-        "import",
-        "/root/busybox-image.tar",
-        "localhost/busybox:latest",
-    ]);
-    p.ok(&[
-        "run",
-        "-d",
-        "--name",
-        &a,
-        "localhost/busybox:latest",
-        "counter",
-    ]);
-    let mark = p.wait_progress(&a, 5);
+    p.ok(&["import", TEST_IMAGE_TARBALL, TEST_IMAGE]);
+    p.ok(&["run", "-d", "--name", &a, TEST_IMAGE, "counter"]);
+    let (mark, _) = p.wait_count(&a, 5, Duration::from_secs(10));
     let out = p.ok(&[
         "container",
         "checkpoint",
@@ -120,7 +38,12 @@ fn round_trip(sandbox: &Sandbox, bin: &Path, runtime: &str) {
     assert_eq!(out, format!("{a}\n"));
     let inspect = p.ok(&["container", "inspect", &a]);
     assert!(inspect.contains("\"Checkpointed\": true"), "{inspect}");
-    let names = members(&archive);
+    let head = std::fs::read(&archive).unwrap();
+    assert!(
+        head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]),
+        "the default compression is zstd"
+    );
+    let names = test_support::members(&archive);
     for want in [
         "config.dump",
         "spec.dump",
@@ -137,17 +60,17 @@ fn round_trip(sandbox: &Sandbox, bin: &Path, runtime: &str) {
         "--name",
         &b,
     ]);
-    let now = p.progress(&b).expect("the copy runs");
+    let (now, _) = p.count(&b).expect("the copy runs");
     assert!(now >= mark, "the copy started again: {now} < {mark}");
-    p.wait_progress(&b, now + 1);
+    p.wait_count(&b, now + 1, Duration::from_secs(10));
 
     p.ok(&["rm", "-f", "-t", "0", &a, &b]);
-    p.ok(&["rmi", "-f", "localhost/busybox:latest"]);
+    p.ok(&["rmi", "-f", TEST_IMAGE]);
     let leftovers = p.ok(&["ps", "-a"]);
     assert_eq!(leftovers.lines().count(), 1, "{leftovers}");
     let _ = std::fs::remove_dir_all(&share);
     let rm = sandbox
-        .command(&["rm", "-rf", p.root.as_str()])
+        .command(&["rm", "-rf", root.as_str()])
         .unwrap()
         .output()
         .unwrap();

@@ -2,13 +2,7 @@
 //! expectations file (only cases whose probed requirement this machine lacks are skipped).
 
 use ckpt_sandbox::testing;
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    suite: conformance::suite::SuiteArgs,
-}
+use conformance::report::Status;
 
 #[test]
 fn the_whole_suite_passes_on_refpod() {
@@ -17,8 +11,7 @@ fn the_whole_suite_passes_on_refpod() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let cli = Cli::parse_from([
-        "conformance",
+    let report = test_support::run_suite(&[
         "--quiet",
         "--bin",
         env!("CARGO_BIN_EXE_refpod"),
@@ -28,36 +21,26 @@ fn the_whole_suite_passes_on_refpod() {
         "--report-json",
         json.to_str().unwrap(),
     ]);
-    conformance::suite::run(cli.suite).expect("the suite ran");
-
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let summary = &report["summary"];
-    let failures: Vec<_> = report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["status"] != "passed" && c["status"] != "skipped")
-        .map(|c| format!("{} ({}): {}", c["id"], c["status"], c["reason"]))
-        .collect();
+    let failures = test_support::not_passed(&report);
     assert!(
         failures.is_empty(),
         "refpod must pass every case:\n{}",
         failures.join("\n")
     );
-    assert!(summary["passed"].as_u64().unwrap() >= 80, "{summary}");
-    let interop = report["cases"]
-        .as_array()
-        .unwrap()
+    assert!(report.summary.passed >= 80, "{}", report.summary);
+    let interop = report
+        .cases
         .iter()
-        .filter(|c| c["id"].as_str().unwrap().starts_with("interop."))
+        .filter(|c| c.id.starts_with("interop."))
         .count();
     assert!(interop >= 4, "the interop cases ran: {interop}");
-    for case in report["cases"].as_array().unwrap() {
-        if case["status"] == "skipped" {
-            let reason = case["reason"].as_str().unwrap_or("");
+    for case in &report.cases {
+        if case.status == Status::Skipped {
+            let reason = case.reason.as_deref().unwrap_or("");
             assert!(
                 reason.contains("soft-dirty"),
-                "only missing soft-dirty tracking may skip a case here: {case}"
+                "only missing soft-dirty tracking may skip a case here: {} {reason}",
+                case.id
             );
         }
     }
