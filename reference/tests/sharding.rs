@@ -26,10 +26,9 @@ fn run(json: &Path, partition: Option<&str>) -> RunReport {
         argv.extend(["--partition".into(), p.into()]);
     }
     argv.extend(FILTERS.iter().map(|f| f.to_string()));
-    let report = test_support::run_suite(&argv);
+    test_support::run_suite(&argv);
     // What a machine of the sharded run hands on is its JSON: merge what was written.
-    assert_eq!(RunReport::read(json).unwrap().cases, report.cases);
-    report
+    RunReport::read(json).unwrap()
 }
 
 fn statuses(report: &RunReport) -> Vec<(String, Status)> {
