@@ -186,6 +186,26 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
     if let Some(reason) = no_peer {
         caps.peer = Err(reason);
     }
+    // Once per run, not once per case: a runtime the target cannot checkpoint with (podman and
+    // runsc) skips the whole run with the target's own reason instead of failing every case.
+    let probe_name = format!("cc{}-probe-runtime", run_id);
+    match crate::probe::probe_runtime(
+        &target,
+        &caps.facts.runtime_name,
+        args.runtime.is_some(),
+        runner::TEST_IMAGE,
+        &probe_name,
+    ) {
+        crate::probe::RuntimeProbe::Usable => {}
+        crate::probe::RuntimeProbe::Refused(reason) => {
+            eprintln!("the whole run is skipped: {reason}");
+            caps.checkpoint = Err(reason);
+        }
+        crate::probe::RuntimeProbe::Missing(reason) => {
+            eprintln!("error: {reason}");
+            return Ok(ExitCode::from(2));
+        }
+    }
     if let Some(peer) = &peer {
         caps.peer = Ok(());
         let version = peer.call(&["--version".into()], Duration::from_secs(30));
@@ -355,7 +375,13 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         wait_ms: crate::target::wait_total().as_millis() as u64,
         jobs: args.jobs.max(1),
     });
-    eprintln!("conformance: {}", report.summary);
+    match &ctx.caps.checkpoint {
+        Ok(()) => eprintln!("conformance: {}", report.summary),
+        Err(reason) => eprintln!(
+            "conformance: {} (the whole run skipped: {reason})",
+            report.summary
+        ),
+    }
     let json = args.report_json.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance/report.json")
     });
