@@ -293,6 +293,18 @@ pub fn judge_runtime(
     }
 }
 
+/// Whether `runtime` (a name or a path) is an executable inside the sandbox.
+pub fn runtime_installed(target: &Target, runtime: &str) -> bool {
+    target
+        .run_inside(
+            ["sh", "-c", "command -v \"$1\" >/dev/null", "sh", runtime]
+                .map(String::from)
+                .to_vec(),
+            PROBE_TIMEOUT,
+        )
+        .ok()
+}
+
 /// Probes once whether `target` can checkpoint with `runtime` (the name of its `--runtime`, or
 /// of its default when `explicit` is false): creates a container named `name` from `image`,
 /// asks to checkpoint it, removes it.
@@ -315,12 +327,7 @@ pub fn probe_runtime(
         &args(&["rm", "-f", "-t", "0", "--ignore", name]),
         PROBE_TIMEOUT,
     );
-    let installed = target
-        .run_inside(
-            args(&["sh", "-c", "command -v \"$1\" >/dev/null", "sh", runtime]),
-            PROBE_TIMEOUT,
-        )
-        .ok();
+    let installed = runtime_installed(target, runtime);
     judge_runtime(
         &target.bin,
         runtime,

@@ -165,7 +165,16 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
             target.bin, service.url
         );
     }
-    ensure_test_image(&target)?;
+    if let Err(e) = ensure_test_image(&target) {
+        // podman refuses every command, an import too, with a --runtime it cannot find.
+        if let Some(rt) = args.runtime.as_deref() {
+            if !crate::probe::runtime_installed(&target, rt) {
+                eprintln!("error: no OCI runtime {rt:?} in the sandbox: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+        return Err(e);
+    }
     let (peer, no_peer) = match &args.peer {
         Some(candidates) => choose_peer(&sandbox, &target, candidates, &global_args)?,
         None => (None, None),
