@@ -502,10 +502,16 @@ fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectatio
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let auto = args.fixtures.join("expectations").join(format!(
-                "{bin}-{}-{}.toml",
-                caps.facts.target_version, args.sandbox
-            ));
+            let dir = args.fixtures.join("expectations");
+            let general = format!("{bin}-{}-{}", caps.facts.target_version, args.sandbox);
+            // An explicit --runtime may have a file of its own (podman checks an archive's
+            // runtime against it before anything else), else the general one holds.
+            let auto = args
+                .runtime
+                .as_ref()
+                .map(|rt| dir.join(format!("{general}-{rt}.toml")))
+                .filter(|f| f.exists())
+                .unwrap_or_else(|| dir.join(format!("{general}.toml")));
             if !auto.exists() {
                 eprintln!("expectations: none ({} does not exist)", auto.display());
                 return Ok(Expectations::empty());

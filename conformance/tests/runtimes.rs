@@ -67,8 +67,16 @@ fn run(bin: &str, runtime: &str) -> (Option<i32>, String, Option<Value>) {
 }
 
 /// Every case skipped with one reason holding `words`, and the run a success.
-fn all_skipped(bin: &str, (code, console, report): (Option<i32>, String, Option<Value>), words: &str) {
-    assert_eq!(code, Some(0), "{bin}: a skipped run is no failure:\n{console}");
+fn all_skipped(
+    bin: &str,
+    (code, console, report): (Option<i32>, String, Option<Value>),
+    words: &str,
+) {
+    assert_eq!(
+        code,
+        Some(0),
+        "{bin}: a skipped run is no failure:\n{console}"
+    );
     assert!(
         console.contains("the whole run skipped") && console.contains(words),
         "{bin}: the summary must say why:\n{console}"
@@ -79,7 +87,10 @@ fn all_skipped(bin: &str, (code, console, report): (Option<i32>, String, Option<
     for case in cases {
         assert_eq!(case["status"], "skipped", "{bin}: {case}");
         let reason = case["reason"].as_str().unwrap();
-        assert!(reason.contains(words) && reason.contains("runsc"), "{bin}: {case}");
+        assert!(
+            reason.contains(words) && reason.contains("runsc"),
+            "{bin}: {case}"
+        );
     }
 }
 
@@ -118,7 +129,10 @@ fn a_runtime_that_is_not_installed_is_a_usage_error() {
         console.contains("no OCI runtime \"no-such-runtime\" in the sandbox"),
         "{console}"
     );
-    assert!(!console.contains("test result"), "no case may run:\n{console}");
+    assert!(
+        !console.contains("test result"),
+        "no case may run:\n{console}"
+    );
 }
 
 #[test]
