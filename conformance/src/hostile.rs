@@ -25,6 +25,10 @@ pub struct Aim {
     pub escape: String,
     /// An absolute path of an existing file the attacks try to overwrite, link or delete.
     pub victim: String,
+    /// The OCI runtime `config.dump` names: the run's own, since podman refuses an archive of
+    /// another runtime before it reads anything else (`was created with runtime 'crun' and
+    /// cannot be restored with runtime 'runc'`), and the attack would go untested.
+    pub runtime: String,
 }
 
 impl Default for Aim {
@@ -36,6 +40,7 @@ impl Default for Aim {
             volume: "cc-hostile-volume".into(),
             escape: "/tmp/cc-escape-marker".into(),
             victim: "/tmp/cc-victim".into(),
+            runtime: "crun".into(),
         }
     }
 }
@@ -354,7 +359,7 @@ fn config(aim: &Aim, with_volume: bool) -> serde_json::Value {
         "rootfsImageName": aim.image_name,
         "command": ["sh", "-c", "while true; do sleep 1; done"],
         "networkMode": "none",
-        "runtime": "crun",
+        "runtime": aim.runtime,
         "createdTime": "2026-01-01T00:00:00Z",
         "stopSignal": 15,
         "stopTimeout": 10,
@@ -1022,7 +1027,10 @@ mod tests {
 
     #[test]
     fn the_base_export_is_plausible() {
-        let aim = Aim::default();
+        let aim = Aim {
+            runtime: "runc".into(),
+            ..Aim::default()
+        };
         let bytes = zstd(&export_with(&aim, &Inner::default(), |_| {}));
         let a = read_archive(&bytes).unwrap();
         assert_eq!(a.compression, Compression::Zstd);
@@ -1031,6 +1039,8 @@ mod tests {
             serde_json::from_slice(config.data.as_ref().unwrap()).unwrap();
         assert_eq!(config["name"], "cc-hostile");
         assert_eq!(config["id"], container_id("cc-hostile"));
+        // The run's runtime: podman refuses another runtime's archive before any attack.
+        assert_eq!(config["runtime"], "runc");
         for want in [
             "spec.dump",
             "checkpoint/inventory.img",

@@ -6,7 +6,7 @@
 
 use crate::oracle::image::HostFacts;
 use crate::report::Environment;
-use crate::target::Target;
+use crate::target::{Call, Target};
 use std::time::Duration;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,6 +25,9 @@ pub struct Capabilities {
     pub root: bool,
     /// `Err(reason)` when the run has no peer engine (`--peer`).
     pub peer: Result<(), String>,
+    /// `Err(reason)` when the target cannot checkpoint with its runtime at all (podman refuses
+    /// runsc): every case is skipped with it, [`probe_runtime`].
+    pub checkpoint: Result<(), String>,
     pub environment: Environment,
 }
 
@@ -188,12 +191,17 @@ impl Capabilities {
             soft_dirty,
             root,
             peer: Err(NO_PEER.to_string()),
+            checkpoint: Ok(()),
             environment,
         }
     }
 
     /// Why the case cannot run here, if it cannot.
     pub fn unmet(&self, requires: &[String]) -> Option<String> {
+        // Every case checkpoints: a target that cannot, with this runtime, runs none.
+        if let Err(reason) = &self.checkpoint {
+            return Some(reason.clone());
+        }
         requires.iter().find_map(|r| match r.as_str() {
             "criu" => self.criu.clone().err(),
             "soft-dirty" => self.soft_dirty.clone().err(),
@@ -216,9 +224,224 @@ impl Capabilities {
     }
 }
 
+/// What one probe of the runtime found: whether a run can judge checkpoints at all.
+#[derive(Debug, PartialEq)]
+pub enum RuntimeProbe {
+    /// The target creates a container with the runtime and does not refuse to checkpoint it.
+    Usable,
+    /// The target cannot checkpoint with this runtime (podman: "configured runtime does not
+    /// support checkpoint/restore"; refpod runs only crun and runc): a whole-run skip, the reason.
+    Refused(String),
+    /// The runtime given with `--runtime` is nowhere in the sandbox: a usage error, not a skip.
+    Missing(String),
+}
+
+/// The first line of what a failed call said.
+fn said(call: &Call) -> String {
+    match call.exit {
+        None => "killed at its timeout".to_string(),
+        Some(_) => first_line(if call.stderr.trim().is_empty() {
+            &call.stdout
+        } else {
+            &call.stderr
+        }),
+    }
+}
+
+/// Judges the probe's two calls: `create` of a container that is never started, then `container
+/// checkpoint` of it (`None` when create failed). A created container is not running, so a target
+/// that can checkpoint refuses only for that ("container state improper"); one whose runtime
+/// cannot says so before looking at the state, as podman does. A failed create is a refusal only
+/// for a runtime named with `--runtime` (`explicit`) that is installed: without `--runtime` the
+/// target is broken, and its cases must fail and show it.
+pub fn judge_runtime(
+    bin: &str,
+    runtime: &str,
+    explicit: bool,
+    installed: bool,
+    create: &Call,
+    checkpoint: Option<&Call>,
+) -> RuntimeProbe {
+    if !create.ok() {
+        return match (explicit, installed) {
+            (false, _) => RuntimeProbe::Usable,
+            (true, false) => RuntimeProbe::Missing(format!(
+                "no OCI runtime {runtime:?} in the sandbox, and `{bin} --runtime {runtime} create` \
+                 failed: {}",
+                said(create)
+            )),
+            (true, true) => RuntimeProbe::Refused(format!(
+                "{bin} cannot create a container with the OCI runtime {runtime}, let alone \
+                 checkpoint it (probed once: {})",
+                said(create)
+            )),
+        };
+    }
+    match checkpoint {
+        Some(call)
+            if !call.ok()
+                && format!("{}{}", call.stdout, call.stderr)
+                    .to_lowercase()
+                    .contains("does not support checkpoint") =>
+        {
+            RuntimeProbe::Refused(format!(
+                "{bin} cannot checkpoint with the OCI runtime {runtime} (probed once: {})",
+                said(call)
+            ))
+        }
+        _ => RuntimeProbe::Usable,
+    }
+}
+
+/// Whether `runtime` (a name or a path) is an executable inside the sandbox.
+pub fn runtime_installed(target: &Target, runtime: &str) -> bool {
+    target
+        .run_inside(
+            ["sh", "-c", "command -v \"$1\" >/dev/null", "sh", runtime]
+                .map(String::from)
+                .to_vec(),
+            PROBE_TIMEOUT,
+        )
+        .ok()
+}
+
+/// Probes once whether `target` can checkpoint with `runtime` (the name of its `--runtime`, or
+/// of its default when `explicit` is false): creates a container named `name` from `image`,
+/// asks to checkpoint it, removes it.
+pub fn probe_runtime(
+    target: &Target,
+    runtime: &str,
+    explicit: bool,
+    image: &str,
+    name: &str,
+) -> RuntimeProbe {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let create = target.call(
+        &args(&["create", "--name", name, image, "true"]),
+        PROBE_TIMEOUT,
+    );
+    let checkpoint = create
+        .ok()
+        .then(|| target.call(&args(&["container", "checkpoint", name]), PROBE_TIMEOUT));
+    target.call(
+        &args(&["rm", "-f", "-t", "0", "--ignore", name]),
+        PROBE_TIMEOUT,
+    );
+    let installed = runtime_installed(target, runtime);
+    judge_runtime(
+        &target.bin,
+        runtime,
+        explicit,
+        installed,
+        &create,
+        checkpoint.as_ref(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call(exit: i32, stderr: &str) -> Call {
+        Call {
+            argv: vec![],
+            exit: Some(exit),
+            stdout: String::new(),
+            stderr: stderr.to_string(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_runtime_that_cannot_checkpoint_is_refused_with_the_targets_words() {
+        // podman 5.4.2 and 5.8.6 with --runtime runsc (observed in the sandbox).
+        let refusal = call(
+            125,
+            "Error: configured runtime does not support checkpoint/restore\n",
+        );
+        let probe = judge_runtime("podman", "runsc", true, true, &call(0, ""), Some(&refusal));
+        let RuntimeProbe::Refused(reason) = probe else {
+            panic!("{probe:?}")
+        };
+        assert!(reason.contains("runsc"), "{reason}");
+        assert!(
+            reason.contains("does not support checkpoint/restore"),
+            "{reason}"
+        );
+        // Also for the target's default runtime.
+        assert!(matches!(
+            judge_runtime("podman", "runsc", false, true, &call(0, ""), Some(&refusal)),
+            RuntimeProbe::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn a_runtime_that_can_checkpoint_is_usable() {
+        // crun and runc: the created container is refused only for its state.
+        let state = call(
+            125,
+            "Error: \"created\" is not running, cannot checkpoint: container state improper\n",
+        );
+        for explicit in [true, false] {
+            assert_eq!(
+                judge_runtime("podman", "runc", explicit, true, &call(0, ""), Some(&state)),
+                RuntimeProbe::Usable
+            );
+        }
+        // A target that checkpoints even a created container is no refusal either.
+        assert_eq!(
+            judge_runtime(
+                "podman",
+                "crun",
+                true,
+                true,
+                &call(0, ""),
+                Some(&call(0, ""))
+            ),
+            RuntimeProbe::Usable
+        );
+    }
+
+    #[test]
+    fn a_failed_create_is_missing_refused_or_left_to_the_cases() {
+        let create = call(
+            125,
+            "Error: default OCI runtime \"nosuch\" not found: invalid argument\n",
+        );
+        let RuntimeProbe::Missing(reason) =
+            judge_runtime("podman", "nosuch", true, false, &create, None)
+        else {
+            panic!()
+        };
+        assert!(
+            reason.contains("nosuch") && reason.contains("not found"),
+            "{reason}"
+        );
+        // refpod's allowlist: runsc is installed, refpod runs only crun and runc.
+        let refpod = call(
+            1,
+            "Error: unknown OCI runtime \"runsc\": refpod runs only crun or runc (found in PATH)\n",
+        );
+        let RuntimeProbe::Refused(reason) =
+            judge_runtime("refpod", "runsc", true, true, &refpod, None)
+        else {
+            panic!()
+        };
+        assert!(reason.contains("refpod runs only crun or runc"), "{reason}");
+        // Without --runtime, a target that cannot create is broken: its cases fail.
+        assert_eq!(
+            judge_runtime("podman", "crun", false, true, &create, None),
+            RuntimeProbe::Usable
+        );
+        // A create killed at its timeout says so.
+        let mut hung = call(0, "");
+        hung.exit = None;
+        let RuntimeProbe::Refused(reason) = judge_runtime("x", "runsc", true, true, &hung, None)
+        else {
+            panic!()
+        };
+        assert!(reason.contains("timeout"), "{reason}");
+    }
 
     #[test]
     fn criu_versions_are_encoded_as_podman_does() {

@@ -673,6 +673,7 @@ impl CaseRun<'_> {
             volume,
             escape: self.resolve(&h.escape)?,
             victim: self.resolve(&h.victim)?,
+            runtime: self.ctx.caps.facts.runtime_name.clone(),
         };
         let plant = [
             "sh",
@@ -994,10 +995,11 @@ impl CaseRun<'_> {
 }
 
 /// The first absolute path ending in `.log` in an error text ("Please check CRIU logfile
-/// /x/userdata/dump.log: Invalid exchange").
+/// /x/userdata/dump.log: Invalid exchange"; podman with runc quotes it in a logrus line,
+/// `msg="--- Quoting \"/x/userdata/dump.log\""`, hence the backslash).
 fn log_named_in(stderr: &str) -> Option<String> {
     stderr
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '`')
+        .split(|c: char| c.is_whitespace() || ['"', '\'', '`', '\\'].contains(&c))
         .map(|w| w.trim_end_matches([':', ',', '.', ';', ')']))
         .find(|w| w.starts_with('/') && w.ends_with(".log"))
         .map(String::from)
@@ -1065,6 +1067,12 @@ mod tests {
         let crun = "CRIU checkpointing failed -52.  Please check CRIU logfile /var/lib/x/userdata/dump.log: Invalid exchange\nError: `/usr/bin/crun checkpoint --work-path /var/lib/x/userdata id` failed: exit status 1\n";
         assert_eq!(
             log_named_in(crun).as_deref(),
+            Some("/var/lib/x/userdata/dump.log")
+        );
+        // podman 5.8.6 with runc 1.3.6 (observed 2026-12-07).
+        let runc = "time=\"2026-12-07T22:33:18Z\" level=warning msg=\"--- Quoting \\\"/var/lib/x/userdata/dump.log\\\"\"\n";
+        assert_eq!(
+            log_named_in(runc).as_deref(),
             Some("/var/lib/x/userdata/dump.log")
         );
         assert_eq!(log_named_in("Error: it failed\n"), None);

@@ -116,7 +116,16 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         list(&args)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let report = execute(&args)?;
+    let report = match execute(&args) {
+        Ok(report) => report,
+        Err(e) => match e.downcast_ref::<UsageError>() {
+            Some(usage) => {
+                eprintln!("error: {usage}");
+                return Ok(ExitCode::from(2));
+            }
+            None => return Err(e),
+        },
+    };
     if interrupt::requested() {
         eprintln!("interrupted: everything the run created was removed");
         return Ok(ExitCode::from(130));
@@ -127,6 +136,18 @@ pub fn run(args: SuiteArgs) -> Result<ExitCode> {
         ExitCode::FAILURE
     })
 }
+
+/// A run that cannot start as asked (a `--runtime` not installed): exit status 2, as bad usage.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// The selected cases of the fixtures folder (a file that does not parse stays, as an error).
 fn load(args: &SuiteArgs) -> Result<Vec<Result<Case, (String, anyhow::Error)>>> {
@@ -189,7 +210,17 @@ pub fn execute(args: &SuiteArgs) -> Result<RunReport> {
             target.bin, service.url
         );
     }
-    ensure_test_image(&target)?;
+    if let Err(e) = ensure_test_image(&target) {
+        // podman refuses every command, an import too, with a --runtime it cannot find.
+        if let Some(rt) = args.runtime.as_deref() {
+            if !crate::probe::runtime_installed(&target, rt) {
+                return Err(
+                    UsageError(format!("no OCI runtime {rt:?} in the sandbox: {e:#}")).into(),
+                );
+            }
+        }
+        return Err(e);
+    }
     let (peer, no_peer) = match &args.peer {
         Some(candidates) => choose_peer(&sandbox, &target, candidates, &global_args)?,
         None => (None, None),
@@ -209,6 +240,23 @@ pub fn execute(args: &SuiteArgs) -> Result<RunReport> {
     }
     if let Some(reason) = no_peer {
         caps.peer = Err(reason);
+    }
+    // Once per run, not once per case: a runtime the target cannot checkpoint with (podman and
+    // runsc) skips the whole run with the target's own reason instead of failing every case.
+    let probe_name = format!("cc{}-probe-runtime", run_id);
+    match crate::probe::probe_runtime(
+        &target,
+        &caps.facts.runtime_name,
+        args.runtime.is_some(),
+        ckpt_sandbox::TEST_IMAGE,
+        &probe_name,
+    ) {
+        crate::probe::RuntimeProbe::Usable => {}
+        crate::probe::RuntimeProbe::Refused(reason) => {
+            eprintln!("the whole run is skipped: {reason}");
+            caps.checkpoint = Err(reason);
+        }
+        crate::probe::RuntimeProbe::Missing(reason) => return Err(UsageError(reason).into()),
     }
     if let Some(peer) = &peer {
         caps.peer = Ok(());
@@ -386,7 +434,13 @@ pub fn execute(args: &SuiteArgs) -> Result<RunReport> {
         wait_ms: ctx.target.tally().waited().as_millis() as u64,
         jobs: args.jobs.max(1),
     });
-    eprintln!("conformance: {}", report.summary);
+    match &ctx.caps.checkpoint {
+        Ok(()) => eprintln!("conformance: {}", report.summary),
+        Err(reason) => eprintln!(
+            "conformance: {} (the whole run skipped: {reason})",
+            report.summary
+        ),
+    }
     let json = args.report_json.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance/report.json")
     });
@@ -488,10 +542,19 @@ fn load_expectations(args: &SuiteArgs, caps: &Capabilities) -> Result<Expectatio
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let auto = args.fixtures.join("expectations").join(format!(
-                "{bin}-{}-{}.toml",
+            let dir = args.fixtures.join("expectations");
+            let general = format!(
+                "{bin}-{}-{}",
                 caps.facts.target_version, args.sandbox.backend
-            ));
+            );
+            // An explicit --runtime may have a file of its own (podman checks an archive's
+            // runtime against it before anything else), else the general one holds.
+            let auto = args
+                .runtime
+                .as_ref()
+                .map(|rt| dir.join(format!("{general}-{rt}.toml")))
+                .filter(|f| f.exists())
+                .unwrap_or_else(|| dir.join(format!("{general}.toml")));
             if !auto.exists() {
                 eprintln!("expectations: none ({} does not exist)", auto.display());
                 return Ok(Expectations::empty());

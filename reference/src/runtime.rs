@@ -1,5 +1,5 @@
-//! The OCI runtime driver: crun or runc, through their command lines. Each runtime keeps its
-//! state under `/run/refpod/<name>`, apart from any other engine's containers.
+//! The OCI runtime driver: crun or runc, through their command lines. runc keeps refpod's state
+//! under `/run/refpod/runc`; crun under its default root, as podman's (see [`state_root`]).
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -56,6 +56,19 @@ pub fn check_name(name: &str) -> Result<&'static str> {
     }
 }
 
+/// Where the runtime keeps the state of refpod's containers. crun (1.24 and later) names the
+/// external mount of masked folders (`/sys/firmware`...) in a checkpoint after its own state root
+/// (`<root>/.empty-directory`), and a restore finds it only under the same root: podman's archives
+/// (root podman: `/run/crun`) would not restore under another (`mnt: No mapping for ...`), nor
+/// refpod's in podman. So crun keeps crun's default root, podman's; IDs are random, and none of
+/// the two engines lists the runtime's containers. runc's checkpoints carry no such path.
+fn state_root(name: &str) -> PathBuf {
+    match name {
+        "crun" => PathBuf::from("/run/crun"),
+        other => PathBuf::from("/run/refpod").join(other),
+    }
+}
+
 /// Finds `name` in PATH.
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
@@ -71,7 +84,7 @@ impl Runtime {
             format!("could not find a working binary for the OCI runtime {name:?}")
         })?;
         Ok(Runtime {
-            state_root: PathBuf::from("/run/refpod").join(name),
+            state_root: state_root(name),
             name: name.to_string(),
             path,
         })
