@@ -2,7 +2,7 @@
 //! container whose shell holds N MiB of dirty memory, the candidate (the reference) against podman on
 //! the same workload, runs alternating, median of `--runs` after one untimed warm-up each. The floor
 //! is what the machine cannot beat: the OCI runtime's own dump of podman's container, then its image
-//! files put in a tar (and through `zstd -T0`).
+//! files put in a tar (and through `zstd -2 -T0`).
 
 use super::memory::{self, Profile};
 use super::{
@@ -137,7 +137,7 @@ fn random_profile() -> String {
 /// The runtime's own dump plus the archive step, each timed.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Floor {
-    /// The archive step: `tar | zstd -T0` or `tar`.
+    /// The archive step: `tar | zstd -2 -T0` or `tar`.
     pub archiver: String,
     pub dump_s: Vec<f64>,
     pub archive_s: Vec<f64>,
@@ -345,7 +345,8 @@ fn pack(podman: &Target, dir: &Path, archive: &Path, archiver: &str) -> Result<(
 /// The floor's archiver for a compression; none for gzip (no parallel gzip to compare with).
 fn floor_archiver(compress: &str) -> Option<&'static str> {
     match compress {
-        "zstd" => Some("tar | zstd -T0 -q"),
+        // The level the reference uses (archive.rs).
+        "zstd" => Some("tar | zstd -2 -T0 -q"),
         "none" => Some("tar"),
         _ => None,
     }
@@ -358,6 +359,7 @@ const ARCHIVERS: &[&str] = &[
     "tar | zstd -3 -T1 -q",
     "tar | zstd -3 -T1 -q; sync",
     "tar | zstd -3 -T0 -q",
+    "tar | zstd -2 -T0 -q",
     "tar | zstd -1 -T0 -q",
     "tar | zstd --fast=1 -T0 -q",
 ];
@@ -609,7 +611,7 @@ pub fn markdown(c: &CheckpointResults) -> String {
          the candidate `{}` ({}); median of {} runs after one warm-up, the three measurements \
          alternating; podman / candidate as the median of the runs' ratios, with their least and \
          greatest in brackets. Floor: `{} checkpoint --leave-running --image-path D` of podman's \
-         container, then D archived (`tar | zstd -T0` or `tar`), both timed.\n\n",
+         container, then D archived (`tar | zstd -2 -T0` or `tar`), both timed.\n\n",
         c.podman,
         c.candidate,
         c.candidate_version,
@@ -617,13 +619,18 @@ pub fn markdown(c: &CheckpointResults) -> String {
         c.machine.environment["runtime"].as_str().unwrap_or("crun"),
     );
     if c.workloads.is_empty() {
-        let _ = writeln!(md, "- `random`: `sh -c '{}'` (`{{bytes}}` = 3/4 of N MiB, so that the shell holds N MiB of base64)", c.workload);
+        let _ = writeln!(
+            md,
+            "- `random`: `{}` (`{{bytes}}` = 3/4 of N MiB)",
+            c.workload
+        );
     }
     for (profile, command) in &c.workloads {
-        let _ = writeln!(md, "- `{profile}`: `sh -c '{command}'` (for N = 1 MiB)");
+        let _ = writeln!(md, "- `{profile}`: `{command}`");
     }
     md.push_str(
-        "\nzeros: a shell variable cannot hold NUL bytes, so its pages hold `0` (0x30) repeated, \
+        "\nEach is the container's `sh -c` command for N = 1 MiB (its numbers scale with N). \
+         zeros: a shell variable cannot hold NUL bytes, so its pages hold `0` (0x30) repeated, \
          which compressors treat as zeros. CRIU dumps every page written, whatever it holds.\n\n\
          ![time against dirty memory](benchmarks-checkpoint.svg)\n\n\
          | memory | dirty memory | compress | resident (podman / candidate) | dumped by CRIU | podman | candidate | podman / candidate | floor (dump + archive) | candidate / floor | archive podman | archive candidate | archive floor |\n\
@@ -719,8 +726,8 @@ pub fn markdown(c: &CheckpointResults) -> String {
             md,
             "\nSteps timed alone (median of {ARCHIVER_RUNS}), on the first profile measured \
              (`{}`): the runtime's dump of the same container on disk (where podman and the reference put it) and on tmpfs, then the \
-             archive step on one dump by each archiver (the reference compresses as `-3 -T0` does: \
-             zstd's level 3 on the library's worker threads, one per core; `--fast=1` leaves \
+             archive step on one dump by each archiver (the reference compresses as `-2 -T0` does: \
+             zstd's level 2 on the library's worker threads, one per core; `--fast=1` leaves \
              literals uncompressed; `; sync` adds an fsync of the archive, which the reference \
              makes only when the container stops after its export):\n\n\
              | dirty memory | step | time | archive | input rate |\n\

@@ -25,7 +25,7 @@ pub enum Bench {
     /// Wall time of the whole suite against podman and the reference, and the suite's own overhead.
     Suite(suite::SuiteBenchArgs),
     /// `checkpoint --leave-running --export` of a container holding N MiB of dirty memory: the
-    /// reference against podman, and against the runtime's own dump plus `zstd -T0`.
+    /// reference against podman, and against the runtime's own dump plus `zstd -2 -T0`.
     Checkpoint(checkpoint::CheckpointBenchArgs),
     /// `container restore --import` of the same archives by podman and the reference, against the
     /// runtime's own restore from a folder; with the engines' peak memory.

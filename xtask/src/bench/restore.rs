@@ -142,9 +142,17 @@ fn runtime_restore(
          --bundle {bundle} {id} </dev/null >/dev/null 2>{work}/stderr"
     );
     let sample = timed(t, &strings(&["sh", "-c", &script]));
+    // A restore that returned without a running container does not count.
+    let state = t.run_inside(strings(&[runtime, "state", id]), CALL_TIMEOUT);
+    let running = state.ok() && state.stdout.contains("\"running\"");
     let cleanup =
         format!("{runtime} kill {id} KILL; sleep 0.2; {runtime} delete -f {id}; rm -rf {work}");
     t.run_inside(strings(&["sh", "-c", &cleanup]), CALL_TIMEOUT);
+    anyhow::ensure!(
+        running,
+        "{runtime} restored no running container:\n{}",
+        state.render()
+    );
     sample
 }
 
