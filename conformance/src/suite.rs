@@ -642,7 +642,7 @@ fn test_image_id(engine: &Target) -> Result<String> {
 /// An archive names its image by ID (podman restores from nothing else), so both engines must
 /// hold the test image under one ID: importing one tarball gives it the same ID in each. An
 /// engine whose copy came from elsewhere imports the tarball again.
-fn same_test_image(target: &Target, peer: &Target) -> Result<()> {
+pub fn same_test_image(target: &Target, peer: &Target) -> Result<()> {
     let (t, p) = (test_image_id(target)?, test_image_id(peer)?);
     if t == p {
         return Ok(());

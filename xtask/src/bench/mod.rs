@@ -5,8 +5,10 @@
 //! from a command.
 
 mod checkpoint;
+mod memory;
 mod plot;
 mod profile;
+mod restore;
 mod suite;
 
 use anyhow::{Context as _, Result};
@@ -23,8 +25,11 @@ pub enum Bench {
     /// Wall time of the whole suite against podman and the reference, and the suite's own overhead.
     Suite(suite::SuiteBenchArgs),
     /// `checkpoint --leave-running --export` of a container holding N MiB of dirty memory: the
-    /// reference against podman, and against the runtime's own dump plus `zstd -T0`.
+    /// reference against podman, and against the runtime's own dump plus `zstd -2 -T0`.
     Checkpoint(checkpoint::CheckpointBenchArgs),
+    /// `container restore --import` of the same archives by podman and the reference, against the
+    /// runtime's own restore from a folder; with the engines' peak memory.
+    Restore(restore::RestoreBenchArgs),
     /// Where the CPU time of one checkpoint with export goes, podman and the reference (perf).
     Profile(profile::ProfileArgs),
     /// Render benchmarks.md and the plot again from benchmarks.json (after a change of layout).
@@ -66,6 +71,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
         Bench::Suite(args) => suite::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
         Bench::Profile(args) => profile::run(args),
+        Bench::Restore(args) => restore::run(args),
         Bench::Render { out } => {
             Results::load(&out)?.save(&out)?;
             Ok(ExitCode::SUCCESS)
@@ -82,6 +88,8 @@ pub struct Results {
     pub checkpoint: Option<checkpoint::CheckpointResults>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<profile::ProfileResults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<restore::RestoreResults>,
 }
 
 impl Results {
@@ -106,8 +114,8 @@ impl Results {
         let json = out.join("benchmarks.json");
         std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")?;
         let mut md = String::from(
-            "# Benchmarks\n\nWritten by `cargo xtask bench suite`, `cargo xtask bench checkpoint` and \
-             `cargo xtask bench profile` \
+            "# Benchmarks\n\nWritten by `cargo xtask bench suite`, `cargo xtask bench checkpoint`, \
+             `cargo xtask bench restore` and `cargo xtask bench profile` \
              (numbers: [benchmarks.json](benchmarks.json)); do not edit by hand. Times are wall \
              times of real processes in the ns sandbox, compared with podman on the same machine \
              in the same run.\n",
@@ -117,6 +125,9 @@ impl Results {
         }
         if let Some(c) = &self.checkpoint {
             md.push_str(&checkpoint::markdown(c));
+        }
+        if let Some(r) = &self.restore {
+            md.push_str(&restore::markdown(r));
         }
         if let Some(p) = &self.profile {
             md.push_str(&profile::markdown(p));
@@ -295,6 +306,19 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// Ratios a[i] / b[i] of runs taken side by side: (min, median, max).
+fn spread(a: &[f64], b: &[f64]) -> (f64, f64, f64) {
+    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    let min = r.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, median(&r), max)
+}
+
+/// `2.12 (1.90–2.30)`: the median ratio and its spread over the runs.
+fn fmt_spread((min, med, max): (f64, f64, f64)) -> String {
+    format!("{med:.2} ({min:.2}–{max:.2})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +328,13 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
         assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn a_spread_pairs_the_runs() {
+        let s = spread(&[2.0, 4.0, 3.0], &[1.0, 1.0, 2.0]);
+        assert_eq!(s, (1.5, 2.0, 4.0));
+        assert_eq!(fmt_spread(s), "2.00 (1.50–4.00)");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The plot of `docs/benchmarks-checkpoint.svg`: median checkpoint time against dirty memory, one line
-//! per target and compression (colour = who, dash = compression; gzip only in the tables), plain
-//! SVG text.
+//! The plot of `docs/benchmarks-checkpoint.svg`: the speedup podman / candidate against dirty
+//! memory, one line per memory profile and compression (colour = profile, dash = compression),
+//! each point the median of the runs' ratios with a bar from their least to their greatest; a
+//! line marks the goal. Plain SVG text.
 
 use super::checkpoint::CheckpointResults;
 use std::fmt::Write as _;
@@ -29,60 +30,55 @@ fn label(value: f64, step: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-/// One line: its label, colour, dash pattern and (MiB, seconds) points.
+/// One line: its label, colour, dash pattern and (MiB, min, median, max) points.
 struct Series {
     label: String,
     colour: &'static str,
     dash: &'static str,
-    points: Vec<(f64, f64)>,
+    points: Vec<(f64, f64, f64, f64)>,
 }
 
+const COLOURS: &[&str] = &[
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f",
+];
+
 fn series(c: &CheckpointResults) -> Vec<Series> {
-    let mut compressions: Vec<&str> = vec![];
+    let mut keys: Vec<(&str, &str)> = vec![];
     for r in &c.rows {
-        if !compressions.contains(&r.compress.as_str()) {
-            compressions.push(&r.compress);
+        if !keys.contains(&(r.profile.as_str(), r.compress.as_str())) {
+            keys.push((&r.profile, &r.compress));
         }
     }
-    let mut all = vec![];
-    // gzip, far slower where it is single-threaded, would flatten the others: it is in the tables.
-    for compress in compressions.into_iter().filter(|c| *c != "gzip") {
-        let dash = match compress {
-            "zstd" => "",
-            "gzip" => "8 4",
-            _ => "2 4",
-        };
-        let rows: Vec<_> = c.rows.iter().filter(|r| r.compress == compress).collect();
-        let point = |r: &&super::checkpoint::Row, s: f64| (r.size_mib as f64, s);
-        all.push(Series {
-            label: format!("podman, {compress}"),
-            colour: "#1f77b4",
-            dash,
-            points: rows.iter().map(|r| point(r, r.podman.median_s)).collect(),
-        });
-        all.push(Series {
-            label: format!("{}, {compress}", c.candidate_name()),
-            colour: "#d62728",
-            dash,
-            points: rows
-                .iter()
-                .map(|r| point(r, r.candidate.median_s))
-                .collect(),
-        });
-        let floor: Vec<_> = rows
-            .iter()
-            .filter_map(|r| Some(point(r, r.floor.as_ref()?.median_s)))
-            .collect();
-        if !floor.is_empty() {
-            all.push(Series {
-                label: format!("floor, {compress}"),
-                colour: "#7f7f7f",
-                dash,
-                points: floor,
-            });
+    let mut profiles: Vec<&str> = vec![];
+    for (p, _) in &keys {
+        if !profiles.contains(p) {
+            profiles.push(p);
         }
     }
-    all
+    keys.iter()
+        .map(|&(profile, compress)| {
+            let i = profiles.iter().position(|p| *p == profile).unwrap_or(0);
+            Series {
+                label: format!("{profile}, {compress}"),
+                colour: COLOURS[i % COLOURS.len()],
+                dash: match compress {
+                    "zstd" => "",
+                    "gzip" => "8 4",
+                    _ => "2 4",
+                },
+                points: c
+                    .rows
+                    .iter()
+                    .filter(|r| r.profile == profile && r.compress == compress)
+                    .map(|r| {
+                        let (min, med, max) =
+                            super::spread(&r.podman.times_s, &r.candidate.times_s);
+                        (r.size_mib as f64, min, med, max)
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 pub fn checkpoint_svg(c: &CheckpointResults) -> String {
@@ -93,9 +89,9 @@ pub fn checkpoint_svg(c: &CheckpointResults) -> String {
         .fold(1.0, f64::max);
     let max_y = all
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .flat_map(|s| s.points.iter().map(|p| p.3))
         .filter(|y| y.is_finite())
-        .fold(0.1, f64::max);
+        .fold(super::checkpoint::GOAL_SPEEDUP, f64::max);
     // Sizes in MiB (64, 256, 1024) read best in quarters of the largest.
     let step_x = if max_x % 4.0 == 0.0 {
         max_x / 4.0
@@ -116,9 +112,19 @@ pub fn checkpoint_svg(c: &CheckpointResults) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">checkpoint --leave-running --export: median wall time (gzip: see the tables)</text>\n",
-        LEFT + plot_w / 2.0
+         <text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">checkpoint --leave-running --export: podman / {} (median, least to greatest)</text>\n",
+        LEFT + plot_w / 2.0,
+        c.candidate_name(),
     );
+    // The goal, and where both are as fast.
+    for (v, colour) in [(super::checkpoint::GOAL_SPEEDUP, "#2ca02c"), (1.0, "#000")] {
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"{colour}\" stroke-dasharray=\"1 3\"/>",
+            LEFT + plot_w,
+            y(v),
+        );
+    }
     for i in 0..=(top_y / step_y).round() as usize {
         let tick = i as f64 * step_y;
         let _ = writeln!(
@@ -147,7 +153,7 @@ pub fn checkpoint_svg(c: &CheckpointResults) -> String {
     let _ = writeln!(
         svg,
         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">dirty memory (MiB)</text>\n\
-         <text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">seconds</text>",
+         <text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">podman / candidate (x)</text>",
         LEFT + plot_w / 2.0,
         HEIGHT - 16.0,
         TOP + plot_h / 2.0
@@ -156,8 +162,18 @@ pub fn checkpoint_svg(c: &CheckpointResults) -> String {
         let path: Vec<String> = s
             .points
             .iter()
-            .map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py)))
+            .map(|(px, _, py, _)| format!("{:.1},{:.1}", x(*px), y(*py)))
             .collect();
+        for (px, lo, _, hi) in &s.points {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\" stroke=\"{3}\"/>",
+                x(*px),
+                y(*lo),
+                y(*hi),
+                s.colour
+            );
+        }
         let _ = writeln!(
             svg,
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>",
@@ -173,7 +189,7 @@ pub fn checkpoint_svg(c: &CheckpointResults) -> String {
                 s.colour
             );
         }
-        let ly = TOP + 10.0 + i as f64 * 20.0;
+        let ly = TOP + 10.0 + i as f64 * 18.0;
         let lx = WIDTH - RIGHT + 16.0;
         let _ = writeln!(
             svg,

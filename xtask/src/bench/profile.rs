@@ -167,7 +167,7 @@ pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
     for (who, t) in [("podman", &podman), (candidate_bin.as_str(), &candidate)] {
         ensure_image(t)?;
         let name = format!("profile-{}-{}", profiles.len(), std::process::id());
-        let w = Workload::start(t, name, opts.size)?;
+        let w = Workload::start(t, name, super::memory::Profile::Random, opts.size)?;
         w.wait_ready()?;
         let archive = dir.join("archive");
         // Warm-up, as in `bench checkpoint`.
