@@ -4,11 +4,11 @@
 //! is what the machine cannot beat: the OCI runtime's own dump of podman's container, then its image
 //! files put in a tar (and through `zstd -2 -T0`).
 
-use super::memory::{self, Profile};
-use super::{
-    fmt_secs, fmt_spread, median, reference_build, spread, target, verdict, version, Common,
-    Machine, Results,
+use super::common::{
+    fmt_secs, fmt_spread, hold_as_a_case, median, reference_build, shown, spread, target, verdict,
+    version, Common, Machine,
 };
+use super::memory::{self, Profile};
 use anyhow::{bail, Context as _, Result};
 use ckpt_sandbox::{TEST_IMAGE, TEST_IMAGE_TARBALL};
 use conformance::target::{Call, Target};
@@ -49,7 +49,7 @@ pub struct CheckpointBenchArgs {
     #[arg(long)]
     bin: Option<String>,
     #[command(flatten)]
-    common: Common,
+    pub common: Common,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -423,10 +423,14 @@ fn archivers(
     Ok(steps)
 }
 
-pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
+/// Runs the benchmark; `save` takes the results so far after each size and profile.
+pub fn run(
+    opts: CheckpointBenchArgs,
+    save_results: impl Fn(&CheckpointResults) -> Result<()>,
+) -> Result<ExitCode> {
     let profiles = memory::parse_list(&opts.profiles)?;
     let (sandbox, _lease) = opts.common.sandbox()?;
-    let _hold = super::hold_as_a_case(&sandbox)?;
+    let _hold = hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),
@@ -454,11 +458,10 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
     let (podman_version, candidate_version) = (version(&podman), version(&candidate));
     // Saved after each size: a long run that fails late keeps what it measured.
     let save = |rows: &[Row], archivers: &[Archiver]| -> Result<()> {
-        let mut results = Results::load(&opts.common.out)?;
-        results.checkpoint = Some(CheckpointResults {
+        save_results(&CheckpointResults {
             machine: machine.finished(),
             podman: podman_version.clone(),
-            candidate: super::shown(&candidate_bin),
+            candidate: shown(&candidate_bin),
             candidate_version: candidate_version.clone(),
             runs: opts.runs,
             workload: Profile::Random.command(1).replace("786432", "{bytes}"),
@@ -468,8 +471,7 @@ pub fn run(opts: CheckpointBenchArgs) -> Result<ExitCode> {
                 .collect(),
             rows: rows.to_vec(),
             archivers: archivers.to_vec(),
-        });
-        results.save(&opts.common.out)
+        })
     };
     let (mut rows, mut archiver_rows) = (vec![], vec![]);
     for &size in &opts.sizes {

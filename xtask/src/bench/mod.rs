@@ -5,20 +5,18 @@
 //! from a command.
 
 mod checkpoint;
+mod common;
 mod memory;
+mod page;
 mod plot;
 mod profile;
 mod restore;
 mod suite;
 
-use anyhow::{Context as _, Result};
-use ckpt_sandbox::{Lease, Sandbox, SandboxArgs};
-use conformance::probe::Capabilities;
-use conformance::target::Target;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use page::Results;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(clap::Subcommand)]
 pub enum Bench {
@@ -40,307 +38,35 @@ pub enum Bench {
     },
 }
 
-/// Options every benchmark takes.
-#[derive(clap::Args, Clone, Debug)]
-pub struct Common {
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
-    /// Folder for benchmarks.json, benchmarks.md and the plot.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))]
-    pub out: PathBuf,
-}
-
-impl Common {
-    /// The sandbox, held for the whole benchmark: stopped at the end if the benchmark started it.
-    fn sandbox(&self) -> Result<(Sandbox, Lease)> {
-        let sandbox = self.sandbox.sandbox()?;
-        let lease = sandbox.lease()?;
-        Ok((sandbox, lease))
-    }
-}
-
-/// A benchmark's containers must not be checkpointed by a suite run's `--all` cases in the same
-/// sandbox: it holds the sandbox as a case does (never the suite bench, whose child run takes its
-/// own holds).
-fn hold_as_a_case(sandbox: &Sandbox) -> Result<conformance::alone::Hold> {
-    Ok(conformance::alone::shared(&sandbox.share_dir()?)?)
-}
-
 pub fn run(bench: Bench) -> Result<ExitCode> {
     match bench {
-        Bench::Suite(args) => suite::run(args),
-        Bench::Checkpoint(args) => checkpoint::run(args),
-        Bench::Profile(args) => profile::run(args),
-        Bench::Restore(args) => restore::run(args),
+        // Each benchmark hands its section to the page as it goes: a long run that fails late
+        // keeps what it measured.
+        Bench::Suite(args) => {
+            let out = args.common.out.clone();
+            suite::run(args, |r| page::update(&out, |p| p.suite = Some(r.clone())))
+        }
+        Bench::Checkpoint(args) => {
+            let out = args.common.out.clone();
+            checkpoint::run(args, |r| {
+                page::update(&out, |p| p.checkpoint = Some(r.clone()))
+            })
+        }
+        Bench::Profile(args) => {
+            let out = args.common.out.clone();
+            profile::run(args, |r| {
+                page::update(&out, |p| p.profile = Some(r.clone()))
+            })
+        }
+        Bench::Restore(args) => {
+            let out = args.common.out.clone();
+            restore::run(args, |r| {
+                page::update(&out, |p| p.restore = Some(r.clone()))
+            })
+        }
         Bench::Render { out } => {
             Results::load(&out)?.save(&out)?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Everything the benchmarks measured: the contents of `docs/benchmarks.json`.
-#[derive(Serialize, Deserialize, Default)]
-pub struct Results {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suite: Option<suite::SuiteResults>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<checkpoint::CheckpointResults>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<profile::ProfileResults>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restore: Option<restore::RestoreResults>,
-}
-
-impl Results {
-    fn load(out: &Path) -> Result<Results> {
-        let path = out.join("benchmarks.json");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display())),
-            Err(_) => Ok(Results::default()),
-        }
-    }
-
-    /// Writes benchmarks.json and renders benchmarks.md (and the plot) from it.
-    fn save(&self, out: &Path) -> Result<()> {
-        std::fs::create_dir_all(out)?;
-        if let Some(c) = &self.checkpoint {
-            std::fs::write(
-                out.join("benchmarks-checkpoint.svg"),
-                plot::checkpoint_svg(c),
-            )?;
-        }
-        let json = out.join("benchmarks.json");
-        std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")?;
-        let mut md = String::from(
-            "# Benchmarks\n\nWritten by `cargo xtask bench suite`, `cargo xtask bench checkpoint`, \
-             `cargo xtask bench restore` and `cargo xtask bench profile` \
-             (numbers: [benchmarks.json](benchmarks.json)); do not edit by hand. Times are wall \
-             times of real processes in the ns sandbox, compared with podman on the same machine \
-             in the same run.\n",
-        );
-        if let Some(s) = &self.suite {
-            md.push_str(&suite::markdown(s));
-        }
-        if let Some(c) = &self.checkpoint {
-            md.push_str(&checkpoint::markdown(c));
-        }
-        if let Some(r) = &self.restore {
-            md.push_str(&restore::markdown(r));
-        }
-        if let Some(p) = &self.profile {
-            md.push_str(&profile::markdown(p));
-        }
-        let path = out.join("benchmarks.md");
-        std::fs::write(&path, md)?;
-        eprintln!("wrote {} and {}", json.display(), path.display());
-        Ok(())
-    }
-}
-
-/// Where and when the numbers were taken, and how busy the machine was.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct Machine {
-    /// UTC, `date -u +%FT%TZ`.
-    pub measured_at: String,
-    pub cpu: String,
-    pub cores: usize,
-    pub memory_gib: f64,
-    /// 1, 5 and 15 minute load averages before and after the benchmark.
-    pub load_before: Vec<f64>,
-    pub load_after: Vec<f64>,
-    /// The suite's environment probe (podman, runtime, CRIU, kernel, ...).
-    pub environment: serde_json::Value,
-}
-
-impl Machine {
-    /// The host facts now; `load_after` is filled in by [`Machine::finished`].
-    fn probe(podman: &Target, suite: &str) -> Machine {
-        let caps = Capabilities::probe(podman, None, &format!("ns ({suite})"));
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
-            .unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let mem_kib: f64 = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|l| l.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        let measured_at = std::process::Command::new("date")
-            .args(["-u", "+%FT%TZ"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default();
-        Machine {
-            measured_at,
-            cpu,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_gib: (mem_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
-            load_before: loadavg(),
-            load_after: vec![],
-            environment: serde_json::to_value(&caps.environment).unwrap_or_default(),
-        }
-    }
-
-    /// A copy with the load average now as `load_after`.
-    fn finished(&self) -> Machine {
-        Machine {
-            load_after: loadavg(),
-            ..self.clone()
-        }
-    }
-
-    fn markdown(&self) -> String {
-        let env = |k: &str| self.environment[k].as_str().unwrap_or("?").to_string();
-        format!(
-            "Measured {} on {} ({} cores, {} GiB); {} {}, {}, CRIU {}, kernel {}, {}, sandbox {}. \
-             Load average (1/5/15 min) before: {}, after: {}.\n",
-            self.measured_at,
-            self.cpu,
-            self.cores,
-            self.memory_gib,
-            env("target"),
-            env("target_version"),
-            env("runtime_version").replace('\n', " "),
-            env("criu_version"),
-            env("kernel"),
-            env("distribution"),
-            env("sandbox"),
-            fmt_load(&self.load_before),
-            fmt_load(&self.load_after),
-        )
-    }
-}
-
-fn loadavg() -> Vec<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .filter_map(|v| v.parse().ok())
-        .collect()
-}
-
-fn fmt_load(load: &[f64]) -> String {
-    load.iter()
-        .map(|l| format!("{l:.2}"))
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-/// The reference implementation when it is built (release first).
-fn reference_build() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    ["release", "debug"]
-        .iter()
-        .map(|profile| root.join("target").join(profile).join("refpod"))
-        .find(|p| p.is_file())
-        .and_then(|p| p.canonicalize().ok())
-}
-
-/// A path as the reports show it: relative to the workspace when inside it.
-fn shown(bin: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    match root.canonicalize() {
-        Ok(root) => Path::new(bin)
-            .strip_prefix(&root)
-            .map_or(bin.to_string(), |p| p.display().to_string()),
-        Err(_) => bin.to_string(),
-    }
-}
-
-/// A target inside the sandbox: a host path is copied in, anything else is a name found there.
-fn target(sandbox: &Sandbox, bin: &str) -> Result<Target> {
-    let path = Path::new(bin);
-    let inside = if bin.contains('/') && path.is_file() {
-        sandbox
-            .install_binary(&path.canonicalize()?)?
-            .display()
-            .to_string()
-    } else {
-        bin.to_string()
-    };
-    Ok(Target::new(sandbox.clone(), inside, vec![]))
-}
-
-/// What `--version` says, e.g. `podman version 5.4.2`.
-fn version(target: &Target) -> String {
-    target
-        .call(&["--version".into()], Duration::from_secs(30))
-        .stdout
-        .trim()
-        .to_string()
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "NOT met"
-    }
-}
-
-/// `2m05s` from two minutes up, `12.3 s` from ten seconds, else `0.65 s`.
-fn fmt_secs(secs: f64) -> String {
-    if secs >= 120.0 {
-        let whole = secs.round() as u64;
-        format!("{}m{:02}s", whole / 60, whole % 60)
-    } else if secs >= 10.0 {
-        format!("{secs:.1} s")
-    } else {
-        format!("{secs:.2} s")
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-/// Ratios a[i] / b[i] of runs taken side by side: (min, median, max).
-fn spread(a: &[f64], b: &[f64]) -> (f64, f64, f64) {
-    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-    let min = r.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (min, median(&r), max)
-}
-
-/// `2.12 (1.90–2.30)`: the median ratio and its spread over the runs.
-fn fmt_spread((min, med, max): (f64, f64, f64)) -> String {
-    format!("{med:.2} ({min:.2}–{max:.2})")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&[]).is_nan());
-    }
-
-    #[test]
-    fn a_spread_pairs_the_runs() {
-        let s = spread(&[2.0, 4.0, 3.0], &[1.0, 1.0, 2.0]);
-        assert_eq!(s, (1.5, 2.0, 4.0));
-        assert_eq!(fmt_spread(s), "2.00 (1.50–4.00)");
-    }
-
-    #[test]
-    fn seconds_read_as_minutes_from_two_minutes_up() {
-        assert_eq!(fmt_secs(0.654), "0.65 s");
-        assert_eq!(fmt_secs(12.34), "12.3 s");
-        assert_eq!(fmt_secs(125.4), "2m05s");
     }
 }

@@ -72,7 +72,7 @@ fn series(c: &CheckpointResults) -> Vec<Series> {
                     .filter(|r| r.profile == profile && r.compress == compress)
                     .map(|r| {
                         let (min, med, max) =
-                            super::spread(&r.podman.times_s, &r.candidate.times_s);
+                            super::common::spread(&r.podman.times_s, &r.candidate.times_s);
                         (r.size_mib as f64, min, med, max)
                     })
                     .collect(),

@@ -4,7 +4,7 @@
 //! are put in a few buckets by process and symbol.
 
 use super::checkpoint::{ensure_image, Workload};
-use super::{fmt_secs, reference_build, target, Common, Machine, Results};
+use super::common::{fmt_secs, hold_as_a_case, reference_build, shown, target, Common, Machine};
 use anyhow::{bail, Context as _, Result};
 use ckpt_sandbox::Sandbox;
 use conformance::target::Target;
@@ -28,7 +28,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     bin: Option<String>,
     #[command(flatten)]
-    common: Common,
+    pub common: Common,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -147,9 +147,13 @@ fn profiled(
     Ok((wall_s, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
+/// Runs the profile; `save` takes its results.
+pub fn run(
+    opts: ProfileArgs,
+    save_results: impl Fn(&ProfileResults) -> Result<()>,
+) -> Result<ExitCode> {
     let (sandbox, _lease) = opts.common.sandbox()?;
-    let _hold = super::hold_as_a_case(&sandbox)?;
+    let _hold = hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),
@@ -195,7 +199,7 @@ pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
             fmt_secs(cpu_s)
         );
         profiles.push(Profile {
-            target: super::shown(who),
+            target: shown(who),
             wall_s,
             dump_s,
             cpu_s,
@@ -203,14 +207,12 @@ pub fn run(opts: ProfileArgs) -> Result<ExitCode> {
         });
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let mut results = Results::load(&opts.common.out)?;
-    results.profile = Some(ProfileResults {
+    save_results(&ProfileResults {
         machine: machine.finished(),
         size_mib: opts.size,
         compress: opts.compress.clone(),
         profiles,
-    });
-    results.save(&opts.common.out)?;
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

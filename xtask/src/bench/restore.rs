@@ -6,11 +6,11 @@
 //! `restore` from the dump in a folder (no archive to read), of a copy of podman's bundle.
 
 use super::checkpoint::{ensure_image, ok, runtime_dump, strings, Workload};
-use super::memory;
-use super::{
-    fmt_secs, fmt_spread, median, reference_build, spread, target, verdict, version, Common,
-    Machine, Results,
+use super::common::{
+    fmt_secs, fmt_spread, hold_as_a_case, median, reference_build, shown, spread, target, verdict,
+    version, Common, Machine,
 };
+use super::memory;
 use anyhow::{Context as _, Result};
 use conformance::target::Target;
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ pub struct RestoreBenchArgs {
     #[arg(long)]
     bin: Option<String>,
     #[command(flatten)]
-    common: Common,
+    pub common: Common,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -173,10 +173,14 @@ fn floor_bundle(podman: &Target, id: &str, dir: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn run(opts: RestoreBenchArgs) -> Result<ExitCode> {
+/// Runs the benchmark; `save` takes the results so far after each row.
+pub fn run(
+    opts: RestoreBenchArgs,
+    save_results: impl Fn(&RestoreResults) -> Result<()>,
+) -> Result<ExitCode> {
     let profiles = memory::parse_list(&opts.profiles)?;
     let (sandbox, _lease) = opts.common.sandbox()?;
-    let _hold = super::hold_as_a_case(&sandbox)?;
+    let _hold = hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
     let candidate_bin = match &opts.bin {
         Some(b) => b.clone(),
@@ -201,16 +205,14 @@ pub fn run(opts: RestoreBenchArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&dir)?;
     let (podman_version, candidate_version) = (version(&podman), version(&candidate));
     let save = |rows: &[RestoreRow]| -> Result<()> {
-        let mut results = Results::load(&opts.common.out)?;
-        results.restore = Some(RestoreResults {
+        save_results(&RestoreResults {
             machine: machine.finished(),
             podman: podman_version.clone(),
-            candidate: super::shown(&candidate_bin),
+            candidate: shown(&candidate_bin),
             candidate_version: candidate_version.clone(),
             runs: opts.runs,
             rows: rows.to_vec(),
-        });
-        results.save(&opts.common.out)
+        })
     };
     let mut rows = vec![];
     for &size in &opts.sizes {

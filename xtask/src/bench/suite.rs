@@ -2,8 +2,8 @@
 //! suite's own overhead is the wall time not spent in the commands it ran) and once with the default
 //! `--jobs 2` (the wall time a user waits).
 
-use super::{
-    fmt_secs, median, reference_build, target, verdict, version, Common, Machine, Results,
+use super::common::{
+    fmt_secs, median, reference_build, shown, target, verdict, version, Common, Machine,
 };
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ pub struct SuiteBenchArgs {
     /// Only cases whose id contains one of these (to try the benchmark quickly).
     filters: Vec<String>,
     #[command(flatten)]
-    common: Common,
+    pub common: Common,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -63,7 +63,11 @@ pub struct SuiteRun {
     pub summary: serde_json::Value,
 }
 
-pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
+/// Runs the benchmark; `save` takes the results so far after each run.
+pub fn run(
+    args: SuiteBenchArgs,
+    save_results: impl Fn(&SuiteResults) -> Result<()>,
+) -> Result<ExitCode> {
     let (sandbox, _lease) = args.common.sandbox()?;
     let mut bins = args.bin.clone();
     if bins.is_empty() {
@@ -115,7 +119,7 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
             };
             let command_ms = timing["command_ms"].as_u64().unwrap_or(0);
             let run = SuiteRun {
-                bin: super::shown(bin),
+                bin: shown(bin),
                 version: version.clone(),
                 jobs,
                 wall_s,
@@ -136,14 +140,12 @@ pub fn run(args: SuiteBenchArgs) -> Result<ExitCode> {
             );
             runs.push(run);
             // Saved after each run: a long benchmark that fails late keeps what it measured.
-            let mut results = Results::load(&args.common.out)?;
-            results.suite = Some(SuiteResults {
+            save_results(&SuiteResults {
                 machine: machine.finished(),
                 filters: args.filters.clone(),
                 launch_ms,
                 runs: runs.clone(),
-            });
-            results.save(&args.common.out)?;
+            })?;
         }
     }
     let _ = std::fs::remove_dir_all(&report_dir);
