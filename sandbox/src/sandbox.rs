@@ -5,6 +5,7 @@ use crate::config::{Backend, Config, Status, SUITES};
 use crate::host::Unavailable;
 use crate::{bounded, host, ns, vm};
 use anyhow::{bail, Result};
+use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
 
@@ -190,15 +191,29 @@ impl Sandbox {
     pub fn install_binary(&self, host_path: &Path) -> Result<PathBuf> {
         match self.config.backend {
             Backend::Ns | Backend::Vm => {
-                let dir = self.share_dir()?.join("bin");
-                std::fs::create_dir_all(&dir)?;
                 let name = host_path
                     .file_name()
                     .ok_or_else(|| anyhow::anyhow!("{} names no file", host_path.display()))?;
+                // `bin/<content hash>/<name>`: two runs sharing the sandbox with two builds of one
+                // name (two refpods) never replace each other's binary, and the name stays.
+                let bytes = std::fs::read(host_path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", host_path.display()))?;
+                let digest = sha2::Sha256::digest(&bytes);
+                let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                let dir = self.share_dir()?.join("bin").join(hash);
+                std::fs::create_dir_all(&dir)?;
                 let inside = dir.join(name);
-                // Copy to a temporary name and rename: a running copy is never overwritten in place.
-                let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-                std::fs::copy(host_path, &tmp)?;
+                if inside.exists() {
+                    return Ok(inside);
+                }
+                // Copy to a name of this process's and rename: never a half-written binary.
+                let tmp = dir.join(format!(
+                    ".{}.{}.tmp",
+                    name.to_string_lossy(),
+                    std::process::id()
+                ));
+                std::fs::write(&tmp, &bytes)?;
+                std::fs::set_permissions(&tmp, std::fs::metadata(host_path)?.permissions())?;
                 std::fs::rename(&tmp, &inside)?;
                 Ok(inside)
             }
