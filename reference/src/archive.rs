@@ -290,23 +290,10 @@ const WRITE_CHUNK: usize = 1 << 20;
 /// fails, or the parent folder is missing: then the tar crate unpacks the member, with its own
 /// checks (it replaces an existing file, refuses a parent that leaves the destination).
 fn create_beneath(base: &File, rel: &Path) -> Result<Option<File>> {
-    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let how = OpenHow::new()
-        .flags(
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-        )
-        .mode(nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .resolve(
-            ResolveFlag::RESOLVE_BENEATH
-                | ResolveFlag::RESOLVE_NO_SYMLINKS
-                | ResolveFlag::RESOLVE_NO_MAGICLINKS,
-        );
-    match openat2(base.as_raw_fd(), rel, how) {
-        // SAFETY: a new descriptor that nothing else owns.
-        Ok(fd) => Ok(Some(unsafe { File::from_raw_fd(fd) })),
-        Err(_) => Ok(None),
-    }
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+    Ok(crate::beneath::open_at(base, rel, flags, mode).ok())
 }
 
 /// A regular member's data into `f`, then its owner, mode and mtime as the tar crate sets them

@@ -5,23 +5,32 @@
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 use std::fs::{self, File};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::Path;
 
-/// Opens `rel` beneath `dir`; `None` when it does not exist.
-fn open(dir: &Path, rel: &str, flags: OFlag) -> Result<Option<File>> {
-    let base = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+/// Opens `rel` beneath the folder `base` with openat2: no symlink or magic link anywhere on the
+/// way, no `..` out of it (`flags` gain O_CLOEXEC and O_NOFOLLOW; `mode` applies with O_CREAT).
+pub fn open_at(base: &File, rel: &Path, flags: OFlag, mode: Mode) -> nix::Result<File> {
     let how = OpenHow::new()
         .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .mode(mode)
         .resolve(
             ResolveFlag::RESOLVE_BENEATH
                 | ResolveFlag::RESOLVE_NO_SYMLINKS
                 | ResolveFlag::RESOLVE_NO_MAGICLINKS,
         );
-    match openat2(base.as_raw_fd(), rel, how) {
-        // SAFETY: a new descriptor that nothing else owns.
-        Ok(fd) => Ok(Some(unsafe { File::from_raw_fd(fd) })),
+    let fd = openat2(base.as_raw_fd(), rel, how)?;
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Opens `rel` beneath `dir`; `None` when it does not exist.
+fn open(dir: &Path, rel: &str, flags: OFlag) -> Result<Option<File>> {
+    let base = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    match open_at(&base, Path::new(rel), flags, Mode::empty()) {
+        Ok(f) => Ok(Some(f)),
         Err(nix::errno::Errno::ENOENT) => Ok(None),
         Err(nix::errno::Errno::ELOOP | nix::errno::Errno::EXDEV) => {
             bail!("the archive's {rel} is a symbolic link or leaves the archive")

@@ -5,7 +5,7 @@
 //! files put in a tar (and through `zstd -2 -T0`).
 
 use super::common::{
-    fmt_secs, fmt_spread, hold_as_a_case, median, reference_build, shown, spread, target, verdict,
+    candidate_bin, fmt_secs, fmt_spread, hold_as_a_case, median, shown, spread, target, verdict,
     version, Common, Machine,
 };
 use super::memory::{self, Profile};
@@ -432,16 +432,7 @@ pub fn run(
     let (sandbox, _lease) = opts.common.sandbox()?;
     let _hold = hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
-    let candidate_bin = match &opts.bin {
-        Some(b) => b.clone(),
-        None => match reference_build() {
-            Some(r) => r.display().to_string(),
-            None => {
-                eprintln!("bench: the reference is not built: comparing podman with itself");
-                "podman".into()
-            }
-        },
-    };
+    let candidate_bin = candidate_bin(opts.bin.as_ref());
     let candidate = target(&sandbox, &candidate_bin)?;
     let machine = Machine::probe(&podman, &opts.common.sandbox.suite);
     let runtime = machine.environment["runtime"]

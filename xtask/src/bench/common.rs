@@ -128,6 +128,21 @@ pub fn fmt_load(load: &[f64]) -> String {
         .join(" / ")
 }
 
+/// The engine compared with podman: `--bin` when given, else the reference when it is built, else
+/// podman itself (said on stderr: the ratios are then 1 by construction).
+pub fn candidate_bin(bin: Option<&String>) -> String {
+    if let Some(b) = bin {
+        return b.clone();
+    }
+    match reference_build() {
+        Some(r) => r.display().to_string(),
+        None => {
+            eprintln!("bench: the reference is not built: comparing podman with itself");
+            "podman".into()
+        }
+    }
+}
+
 /// The reference implementation when it is built (release first).
 pub fn reference_build() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -4,7 +4,7 @@
 //! are put in a few buckets by process and symbol.
 
 use super::checkpoint::{ensure_image, Workload};
-use super::common::{fmt_secs, hold_as_a_case, reference_build, shown, target, Common, Machine};
+use super::common::{candidate_bin, fmt_secs, hold_as_a_case, shown, target, Common, Machine};
 use anyhow::{bail, Context as _, Result};
 use ckpt_sandbox::Sandbox;
 use conformance::target::Target;
@@ -155,12 +155,7 @@ pub fn run(
     let (sandbox, _lease) = opts.common.sandbox()?;
     let _hold = hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
-    let candidate_bin = match &opts.bin {
-        Some(b) => b.clone(),
-        None => reference_build()
-            .map(|r| r.display().to_string())
-            .unwrap_or_else(|| "podman".into()),
-    };
+    let candidate_bin = candidate_bin(opts.bin.as_ref());
     let candidate = target(&sandbox, &candidate_bin)?;
     let machine = Machine::probe(&podman, &opts.common.sandbox.suite);
     let dir = sandbox

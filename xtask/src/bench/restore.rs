@@ -7,7 +7,7 @@
 
 use super::checkpoint::{ensure_image, ok, runtime_dump, strings, Workload};
 use super::common::{
-    fmt_secs, fmt_spread, hold_as_a_case, median, reference_build, shown, spread, target, verdict,
+    candidate_bin, fmt_secs, fmt_spread, hold_as_a_case, median, shown, spread, target, verdict,
     version, Common, Machine,
 };
 use super::memory;
@@ -182,13 +182,7 @@ pub fn run(
     let (sandbox, _lease) = opts.common.sandbox()?;
     let _hold = hold_as_a_case(&sandbox)?;
     let podman = target(&sandbox, "podman")?;
-    let candidate_bin = match &opts.bin {
-        Some(b) => b.clone(),
-        None => match reference_build() {
-            Some(r) => r.display().to_string(),
-            None => "podman".into(),
-        },
-    };
+    let candidate_bin = candidate_bin(opts.bin.as_ref());
     let candidate = target(&sandbox, &candidate_bin)?;
     let machine = Machine::probe(&podman, &opts.common.sandbox.suite);
     let runtime = machine.environment["runtime"]
